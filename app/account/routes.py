@@ -1,0 +1,54 @@
+"""The signed-in person's own pages: profile, password, their workspaces, new team."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.auth import services as auth_services
+from app.errors import ServiceError
+from app.forms import field
+from app.tenants import services
+from app.tenants.services import user_workspaces
+
+bp = Blueprint("account", __name__)
+
+
+@bp.get("/account")
+@login_required
+def show() -> Any:
+    return render_template("account/show.html", entries=user_workspaces(current_user.id))
+
+
+@bp.post("/account/password")
+@login_required
+def change_password() -> Any:
+    try:
+        auth_services.change_password(
+            current_user,
+            request.form.get("current_password", ""),
+            request.form.get("new_password", ""),
+        )
+    except ServiceError as e:
+        flash(e.message, "error")
+        return redirect(url_for("account.show"))
+    from app.auth.routes import start_session
+
+    start_session(current_user._get_current_object())  # keep this session, end the others
+    flash("Password changed. Your other sessions were signed out.", "success")
+    return redirect(url_for("account.show"))
+
+
+@bp.route("/workspaces/new", methods=["GET", "POST"])
+@login_required
+def new_workspace() -> Any:
+    if request.method == "POST":
+        try:
+            workspace = services.create_workspace(current_user.id, field("name"), field("slug"))
+        except ServiceError as e:
+            return render_template("account/new_workspace.html", error=e, form=request.form), 422
+        flash(f"{workspace.name} is ready. Invite your team.", "success")
+        return redirect(url_for("workspace.members", slug=workspace.slug))
+    return render_template("account/new_workspace.html", form={})

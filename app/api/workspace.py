@@ -1,0 +1,129 @@
+"""API: the key's workspace, its members, invitations, API keys and audit log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import g
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from app.api.schemas import (
+    ApiKeyOut,
+    AuditEventOut,
+    InvitationIn,
+    InvitationOut,
+    MemberOut,
+    PageArgs,
+    WorkspaceOut,
+)
+from app.audit.models import AuditEvent
+from app.auth import api_keys
+from app.errors import ServiceError
+from app.extensions import db
+from app.tenants import services
+
+bp = Blueprint(
+    "api_workspace",
+    __name__,
+    url_prefix="/api/v1",
+    description="The workspace an API key belongs to",
+)
+
+
+def _problem(e: ServiceError) -> Any:
+    db.session.rollback()
+    return {"error": type(e).__name__.lower(), "message": e.message}, (
+        e.status if e.status != 400 else 422
+    )
+
+
+@bp.get("/workspace")
+@bp.response(200, WorkspaceOut)
+def get_workspace() -> Any:
+    ws = g.workspace
+    return {
+        "id": ws.id,
+        "slug": ws.slug,
+        "name": ws.name,
+        "plan": ws.plan,
+        "seat_limit": ws.seat_limit,
+        "seats_used": services.seats_used(),
+        "personal": ws.personal,
+    }
+
+
+@bp.get("/members")
+@bp.response(200, MemberOut(many=True))
+def list_members() -> Any:
+    return [
+        {
+            "id": m.id,
+            "user_id": u.id,
+            "email": u.email,
+            "name": u.name,
+            "role": m.role,
+            "joined_at": m.created_at,
+        }
+        for m, u in services.members(g.workspace.id)
+    ]
+
+
+@bp.get("/invitations")
+@bp.response(200, InvitationOut(many=True))
+def list_invitations() -> Any:
+    return services.pending_invitations()
+
+
+@bp.post("/invitations")
+@bp.arguments(InvitationIn)
+@bp.response(201, InvitationOut)
+@bp.alt_response(422, schema=InvitationOut, description="Refused, with a message")
+def create_invitation(body: dict[str, Any]) -> Any:
+    try:
+        invitation, _raw = services.invite(g.workspace, g.role, body["email"], body["role"])
+    except ServiceError as e:
+        return _problem(e)
+    return invitation
+
+
+@bp.delete("/invitations/<uuid:invitation_id>")
+@bp.response(204)
+def revoke_invitation(invitation_id: uuid.UUID) -> Any:
+    try:
+        services.revoke_invitation(invitation_id)
+    except ServiceError as e:
+        return _problem(e)
+    return None
+
+
+@bp.get("/api-keys")
+@bp.response(200, ApiKeyOut(many=True))
+def list_keys() -> Any:
+    return api_keys.list_api_keys()
+
+
+@bp.delete("/api-keys/<uuid:key_id>")
+@bp.response(204)
+def revoke_key(key_id: uuid.UUID) -> Any:
+    try:
+        api_keys.revoke_api_key(key_id)
+    except ServiceError as e:
+        return _problem(e)
+    return None
+
+
+@bp.get("/audit-events")
+@bp.arguments(PageArgs, location="query")
+@bp.response(200, AuditEventOut(many=True))
+def list_audit_events(args: dict[str, Any]) -> Any:
+    per_page = args["per_page"]
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .order_by(AuditEvent.created_at.desc())
+            .offset((args["page"] - 1) * per_page)
+            .limit(per_page)
+        )
+    )

@@ -1,0 +1,70 @@
+"""Workspace API keys: random, shown once, stored as a keyed hash behind a visible prefix."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from sqlalchemy import select
+
+from app.audit.service import record
+from app.auth.models import ApiKey
+from app.db import utcnow
+from app.errors import NotFound, ServiceError
+from app.extensions import db
+from app.security.tokens import keyed_hash, same
+from app.settings import settings
+from app.tenants.context import unscoped
+
+KEY_PREFIX = "vb_"
+
+
+def _pepper() -> str:
+    cfg = settings()
+    return cfg.api_key_pepper or cfg.secret_key
+
+
+def create_api_key(name: str, created_by_id: uuid.UUID | None) -> tuple[ApiKey, str]:
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 80:
+        raise ServiceError(
+            "Name the key (1 to 80 characters) so you know where it is used.", field="name"
+        )
+    prefix = KEY_PREFIX + secrets.token_hex(4)
+    raw = f"{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(
+        name=name, prefix=prefix, key_hash=keyed_hash(_pepper(), raw), created_by_id=created_by_id
+    )
+    db.session.add(key)
+    db.session.flush()
+    record("api_key.created", target=key, details={"name": name, "prefix": prefix})
+    db.session.commit()
+    return key, raw
+
+
+def list_api_keys() -> list[ApiKey]:
+    return list(db.session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc())))
+
+
+def revoke_api_key(key_id: uuid.UUID) -> ApiKey:
+    key = db.session.get(ApiKey, key_id)
+    if key is None or key.revoked_at is not None:
+        raise NotFound()
+    key.revoked_at = utcnow()
+    record("api_key.revoked", target=key, details={"prefix": key.prefix})
+    db.session.commit()
+    return key
+
+
+def authenticate_api_key(raw: str) -> ApiKey | None:
+    """The live key behind `raw`, whatever its workspace (the key is the secret)."""
+    prefix, sep, _rest = (raw or "").rpartition("_")
+    if not sep or not prefix.startswith(KEY_PREFIX):
+        return None
+    with unscoped("API key looked up by its own prefix, then checked by hash"):
+        key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None or key.revoked_at is not None:
+        return None
+    if not same(key.key_hash, keyed_hash(_pepper(), raw)):
+        return None
+    return key

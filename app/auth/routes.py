@@ -1,0 +1,128 @@
+"""Sign-up, sign-in, sign-out, password reset and email verification pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.auth import services
+from app.errors import ServiceError
+from app.extensions import limiter
+from app.forms import field
+from app.settings import settings
+
+bp = Blueprint("auth", __name__)
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: '/x' yes; '//evil', 'https://evil', '/\\evil' no."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return url_for("web.index")
+
+
+def start_session(user: Any) -> None:
+    # A fresh session at sign-in: nothing from before (fixation) carries over.
+    session.clear()
+    login_user(user)
+
+
+def _login_limit() -> str:
+    return settings().ratelimit_login
+
+
+def _login_email_key() -> str:
+    return "login:" + (request.form.get("email") or "").strip().lower()
+
+
+def _google_enabled() -> bool:
+    return bool(settings().google_client_id)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def signup() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("web.index"))
+    if request.method == "POST":
+        try:
+            user = services.sign_up(field("email"), request.form.get("password", ""), field("name"))
+        except ServiceError as e:
+            return render_template(
+                "auth/signup.html", error=e, form=request.form, google=_google_enabled()
+            ), 422
+        start_session(user)
+        flash("Welcome to Verbatim. We sent you a link to confirm your email.", "success")
+        return redirect(url_for("web.index"))
+    return render_template("auth/signup.html", form={}, google=_google_enabled())
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_login_email_key)
+def login() -> Any:
+    if request.method == "POST":
+        user = services.authenticate(field("email"), request.form.get("password", ""))
+        if user is None:
+            error = ServiceError("That email and password do not match an account.")
+            return render_template(
+                "auth/login.html", error=error, form=request.form, google=_google_enabled()
+            ), 401
+        next_url = safe_next(request.args.get("next"))
+        start_session(user)
+        return redirect(next_url)
+    if current_user.is_authenticated:
+        return redirect(url_for("web.index"))
+    return render_template("auth/login.html", form={}, google=_google_enabled())
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Any:
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@limiter.limit(lambda: settings().ratelimit_reset, methods=["POST"])
+def forgot() -> Any:
+    if request.method == "POST":
+        try:
+            email = services.normalize_email(field("email"))
+        except ServiceError as e:
+            return render_template("auth/forgot.html", error=e, form=request.form), 422
+        services.request_password_reset(email)
+        return render_template("auth/forgot.html", sent=True, form={})
+    return render_template("auth/forgot.html", form={})
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def reset_password(token: str) -> Any:
+    if request.method == "POST":
+        try:
+            user = services.reset_password(token, request.form.get("password", ""))
+        except ServiceError as e:
+            return render_template("auth/reset.html", error=e, token=token), 422
+        start_session(user)
+        flash("Your password is changed; other sessions were signed out.", "success")
+        return redirect(url_for("web.index"))
+    try:
+        services.check_reset_token(token)
+    except ServiceError as e:
+        return render_template("auth/reset.html", error=e, token=None), 410
+    return render_template("auth/reset.html", token=token)
+
+
+@bp.get("/verify/<token>")
+def verify_email(token: str) -> Any:
+    try:
+        services.verify_email(token)
+    except ServiceError as e:
+        return render_template("errors/error.html", status=410, message=e.message), 410
+    flash("Your email address is confirmed.", "success")
+    return redirect(url_for("web.index"))

@@ -1,0 +1,32 @@
+"""Errors services raise; routes turn them into a flash message or a JSON problem."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """A refused action with a message fit to show to the person who asked."""
+
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(ServiceError):
+    status = 404
+
+    def __init__(self, message: str = "Not found.") -> None:
+        super().__init__(message)
+
+
+class Forbidden(ServiceError):
+    status = 403
+
+    def __init__(self, message: str = "You do not have permission to do that.") -> None:
+        super().__init__(message)
+
+
+class Conflict(ServiceError):
+    status = 409

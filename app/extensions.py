@@ -1,0 +1,17 @@
+"""Unbound extension objects; create_app() binds them."""
+
+from __future__ import annotations
+
+from authlib.integrations.flask_client import OAuth
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf import CSRFProtect
+
+from app.db import Database
+
+db = Database()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+oauth = OAuth()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

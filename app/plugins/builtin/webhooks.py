@@ -1,0 +1,77 @@
+"""First-party integration: POST a signed JSON event to a URL the workspace configures.
+
+Signature (like Stripe's): header `Verbatim-Signature: t=<unix>,v1=<hex>` where v1 is
+HMAC-SHA256(secret, f"{t}.{body}"). Receivers recompute it and reject old timestamps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from app.plugins.api import ConfigField, PluginAPI, PluginEvent, PluginInfo
+from app.plugins.hookspecs import hookimpl
+
+SIGNATURE_HEADER = "Verbatim-Signature"
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+class WebhooksPlugin:
+    @hookimpl
+    def verbatim_plugin_info(self) -> PluginInfo:
+        return PluginInfo(
+            name="webhooks",
+            title="Webhooks",
+            description="Send a signed JSON event to your URL when something happens in "
+            "this workspace (for example, a transcript is ready).",
+            config_fields=(
+                ConfigField("url", "Endpoint URL (https)", kind="url", required=True),
+                ConfigField(
+                    "secret",
+                    "Signing secret",
+                    kind="secret",
+                    help="Leave blank to have one generated for you.",
+                ),
+            ),
+        )
+
+    @hookimpl
+    def verbatim_validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        url = str(config.get("url", "")).strip()
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError("The webhook URL must be an https:// address.")
+        if parts.username or parts.password:
+            raise ValueError("Put credentials in the signing secret, not in the URL.")
+        secret = str(config.get("secret") or "") or f"whsec_{secrets.token_urlsafe(24)}"
+        return {**config, "url": url, "secret": secret}
+
+    @hookimpl
+    def verbatim_on_event(self, api: PluginAPI, event: PluginEvent) -> None:
+        body = json.dumps(
+            {
+                "id": str(event.id),
+                "type": event.type,
+                "created_at": event.created_at,
+                "workspace_id": str(event.workspace_id),
+                "data": dict(event.data),
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        ).encode()
+        header = sign(api.config["secret"], int(time.time()), body)
+        response = api.post_json(api.config["url"], body, {SIGNATURE_HEADER: header})
+        if response.status >= 300:
+            raise RuntimeError(f"webhook endpoint answered {response.status}")
+
+
+plugin = WebhooksPlugin()

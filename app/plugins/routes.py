@@ -1,0 +1,46 @@
+"""Admins turn plugins on and off per workspace and fill in their settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from app.errors import ServiceError
+from app.plugins.manager import registry, set_plugin, workspace_settings
+from app.tenants.models import Role
+from app.tenants.web import require_role, workspace_blueprint
+
+bp: Blueprint = workspace_blueprint("plugins", __name__, "/plugins")
+
+
+def _page(status: int = 200, **extra: Any) -> Any:
+    return render_template(
+        "plugins/index.html", infos=registry().infos.values(), rows=workspace_settings(), **extra
+    ), status
+
+
+@bp.get("/")
+@require_role(Role.ADMIN)
+def index() -> Any:
+    return _page()
+
+
+@bp.post("/<name>")
+@require_role(Role.ADMIN)
+def update(name: str) -> Any:
+    info = registry().infos.get(name)
+    if info is None:
+        abort(404)
+    config: dict[str, Any] = {}
+    for f in info.config_fields:
+        value = (request.form.get(f.name) or "").strip()
+        if f.kind == "secret" and not value:
+            continue  # blank keeps the stored secret; it is never sent back to the browser
+        config[f.name] = value if f.kind != "bool" else value == "on"
+    try:
+        set_plugin(name, request.form.get("enabled") == "on", config, g.workspace.id)
+    except ServiceError as e:
+        return _page(422, error=e, failed=name)
+    flash(f"{info.title} settings saved.", "success")
+    return redirect(url_for("plugins.index"))

@@ -1,0 +1,61 @@
+"""The page an invitation link opens: accept or decline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from app.errors import ServiceError
+from app.tenants import services
+
+bp = Blueprint("invitations", __name__, url_prefix="/invitations")
+
+
+@bp.get("/<token>")
+@login_required
+def show(token: str) -> Any:
+    try:
+        invitation = services.find_invitation(token)
+    except ServiceError as e:
+        return render_template("errors/error.html", status=e.status, message=e.message), e.status
+    from app.extensions import db
+    from app.tenants.context import workspace_scope
+    from app.tenants.models import Workspace
+
+    with workspace_scope(invitation.workspace_id):
+        workspace = db.session.get(Workspace, invitation.workspace_id)
+    return render_template(
+        "invitations/show.html",
+        invitation=invitation,
+        workspace=workspace,
+        token=token,
+        mismatch=invitation.email != current_user.email,
+    )
+
+
+@bp.post("/<token>/accept")
+@login_required
+def accept(token: str) -> Any:
+    try:
+        workspace = services.accept_invitation(token, current_user)
+    except ServiceError as e:
+        return render_template("errors/error.html", status=e.status, message=e.message), (
+            e.status if e.status != 400 else 410
+        )
+    flash(f"You joined {workspace.name}.", "success")
+    return redirect(url_for("workspace.dashboard", slug=workspace.slug))
+
+
+@bp.post("/<token>/decline")
+@login_required
+def decline(token: str) -> Any:
+    try:
+        services.decline_invitation(token, current_user)
+    except ServiceError as e:
+        return render_template("errors/error.html", status=e.status, message=e.message), (
+            e.status if e.status != 400 else 410
+        )
+    flash("Invitation declined.", "info")
+    return redirect(url_for("web.index"))

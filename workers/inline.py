@@ -1,0 +1,38 @@
+"""The quick start's worker: a thread in the web process on the in-process Redis."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+from rq import SimpleWorker
+from rq.timeouts import TimerDeathPenalty
+
+from app.queue import QUEUES, redis
+from workers.runtime import adopt_app
+
+log = logging.getLogger("verbatim.worker")
+
+
+class ThreadWorker(SimpleWorker):
+    # Signals can only be handled in the main thread; timeouts use a timer instead.
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
+def start(app: Flask) -> threading.Thread:
+    adopt_app(app)
+    with app.app_context():
+        conn = redis()
+    worker = ThreadWorker(list(QUEUES), connection=conn)
+
+    def _run() -> None:
+        worker.work(logging_level="WARNING")
+
+    thread = threading.Thread(target=_run, name="verbatim-inline-worker", daemon=True)
+    thread.start()
+    log.info("inline worker started on queues %s", ", ".join(QUEUES))
+    return thread
