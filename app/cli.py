@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 
 DEMO_EMAIL = "demo@verbatim.local"
-DEMO_PASSWORD = "demo-verbatim-2026"  # noqa: S105 (the quick start's published demo sign-in)
+DEMO_PASSWORD = "listen-carefully-2026"  # noqa: S105 (the quick start's published demo sign-in)
 
 
 def ensure_demo_user() -> tuple[str, str]:

@@ -81,6 +81,8 @@ class AppSession(Session):
     """Binds to the engine of the app in context, so several apps can share a process."""
 
     def get_bind(self, mapper=None, clause=None, **kw):  # type: ignore[no-untyped-def,override]
+        if self.bind is not None:  # an explicitly bound session (tests, scripts)
+            return super().get_bind(mapper, clause, **kw)
         from flask import current_app
 
         return current_app.extensions["verbatim.engine"]

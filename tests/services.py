@@ -97,7 +97,7 @@ class Postgres:
             check=True,
             capture_output=True,
         )
-        self._psql(f"CREATE ROLE {OWNER} LOGIN NOSUPERUSER NOBYPASSRLS")
+        self._psql(f"CREATE ROLE {OWNER} LOGIN NOSUPERUSER NOBYPASSRLS CREATEDB")
         self._psql(f"CREATE ROLE {APP} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD '{APP_PASSWORD}'")
         self._psql(f"CREATE DATABASE {DATABASE} OWNER {OWNER}")
 

@@ -1,0 +1,77 @@
+"""Two workspaces, X and Y, each with an owner, a member, an invitation, an API key and a
+plugin setting: what the isolation tests try to reach across."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+
+from app.auth.api_keys import create_api_key
+from app.db import utcnow
+from app.extensions import db
+from app.plugins.models import PluginSetting
+from app.security.tokens import new_token
+from app.tenants.context import workspace_scope
+from app.tenants.models import Invitation, Membership, Role
+from app.tenants.services import create_workspace
+from tests.web import make_user, unique_email
+
+
+@dataclass
+class Side:
+    slug: str
+    workspace_id: uuid.UUID
+    owner: object
+    member_email: str
+    membership_id: uuid.UUID
+    invitation_id: uuid.UUID
+    invitation_token: str
+    api_key_id: uuid.UUID
+    api_key: str
+
+
+@dataclass
+class World:
+    x: Side
+    y: Side
+
+
+def _side(app: Flask, tag: str) -> Side:
+    owner = make_user(app, unique_email(f"owner-{tag}"))
+    member = make_user(app, unique_email(f"member-{tag}"))
+    with app.app_context():
+        ws = create_workspace(owner.id, f"Team {tag}", f"team-{tag}-{uuid.uuid4().hex[:8]}")
+        with workspace_scope(ws.id):
+            membership = Membership(user_id=member.id, role=Role.MEMBER.value)
+            raw, digest = new_token()
+            invitation = Invitation(
+                email=unique_email(f"invitee-{tag}"),
+                role="member",
+                token_hash=digest,
+                expires_at=utcnow() + timedelta(days=1),
+            )
+            db.session.add_all(
+                [membership, invitation, PluginSetting(plugin="webhooks", enabled=False, config={})]
+            )
+            db.session.commit()
+            key, key_raw = create_api_key(f"key {tag}", owner.id)
+            return Side(
+                ws.slug,
+                ws.id,
+                owner,
+                member.email,
+                membership.id,
+                invitation.id,
+                raw,
+                key.id,
+                key_raw,
+            )
+
+
+@pytest.fixture(scope="module")
+def world(app: Flask) -> World:
+    return World(_side(app, "x"), _side(app, "y"))

@@ -1,0 +1,68 @@
+"""The tenancy matrix: every route of the app, and how to reach another workspace with it.
+
+A route missing here fails the suite (test_routes.py::test_every_route_has_an_entry).
+Placeholders: {slug} {membership_id} {invitation_id} {api_key_id} {plugin} {token}.
+"""
+
+from __future__ import annotations
+
+# No sign-in needed: the front door, sign-in flows, public docs, static files.
+PUBLIC = {
+    "static",
+    "web.index",
+    "web.healthz",
+    "auth.login",
+    "auth.signup",
+    "auth.forgot",
+    "auth.reset_password",
+    "auth.verify_email",
+    "google.start",
+    "google.callback",
+    "api-docs.openapi_json",
+}
+
+# Signed-in, about the person rather than a workspace (no workspace in the URL).
+SIGNED_IN = {
+    "account.show": ("GET", "/account"),
+    "account.change_password": ("POST", "/account/password"),
+    "account.new_workspace": ("GET", "/workspaces/new"),
+    "auth.logout": ("POST", "/logout"),
+    "invitations.show": ("GET", "/invitations/{token}"),
+    "invitations.accept": ("POST", "/invitations/{token}/accept"),
+    "invitations.decline": ("POST", "/invitations/{token}/decline"),
+}
+
+# Pages under /w/<slug>/: the workspace comes from the URL.
+WORKSPACE = {
+    "workspace.dashboard": ("GET", "/w/{slug}/"),
+    "workspace.members": ("GET", "/w/{slug}/members"),
+    "workspace.invite": ("POST", "/w/{slug}/invitations"),
+    "workspace.revoke_invitation": ("POST", "/w/{slug}/invitations/{invitation_id}/revoke"),
+    "workspace.change_role": ("POST", "/w/{slug}/members/{membership_id}/role"),
+    "workspace.remove_member": ("POST", "/w/{slug}/members/{membership_id}/remove"),
+    "workspace.transfer": ("POST", "/w/{slug}/members/{membership_id}/transfer"),
+    "workspace.leave": ("POST", "/w/{slug}/leave"),
+    "workspace.settings_page": ("GET", "/w/{slug}/settings"),
+    "workspace.delete": ("POST", "/w/{slug}/delete"),
+    "api_keys.index": ("GET", "/w/{slug}/api-keys/"),
+    "api_keys.create": ("POST", "/w/{slug}/api-keys/"),
+    "api_keys.revoke": ("POST", "/w/{slug}/api-keys/{api_key_id}/revoke"),
+    "audit.index": ("GET", "/w/{slug}/audit/"),
+    "plugins.index": ("GET", "/w/{slug}/plugins/"),
+    "plugins.update": ("POST", "/w/{slug}/plugins/{plugin}"),
+    "plugins.test_event": ("POST", "/w/{slug}/plugins/{plugin}/test"),
+}
+
+# /api/v1: the workspace comes from the API key.
+API = {
+    "api_workspace.get_workspace": ("GET", "/api/v1/workspace"),
+    "api_workspace.list_members": ("GET", "/api/v1/members"),
+    "api_workspace.list_invitations": ("GET", "/api/v1/invitations"),
+    "api_workspace.create_invitation": ("POST", "/api/v1/invitations"),
+    "api_workspace.revoke_invitation": ("DELETE", "/api/v1/invitations/{invitation_id}"),
+    "api_workspace.list_keys": ("GET", "/api/v1/api-keys"),
+    "api_workspace.revoke_key": ("DELETE", "/api/v1/api-keys/{api_key_id}"),
+    "api_workspace.list_audit_events": ("GET", "/api/v1/audit-events"),
+}
+
+CHILD_PLACEHOLDERS = ("{membership_id}", "{invitation_id}", "{api_key_id}")

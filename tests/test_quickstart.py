@@ -1,0 +1,64 @@
+"""`make run`'s program, as a user meets it: one process, SQLite, in-process queue and
+worker; the printed demo sign-in works and background jobs run."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import requests
+
+from app import ROOT
+from tests.services import free_port
+
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def test_quick_start_serves_and_signs_in_the_demo_user(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VERBATIM_")}
+    env.update(VERBATIM_VAR_DIR=str(tmp_path), VERBATIM_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "quickstart.py")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    threading.Thread(
+        target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True
+    ).start()
+    try:
+        deadline = time.monotonic() + 60
+        while not any("Demo sign-in" in line for line in lines):
+            assert proc.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.1)
+        output = "".join(lines)
+        url = re.search(r"running at (http://\S+)", output).group(1)
+        email, password = re.search(r"Demo sign-in: (\S+) / (\S+)", output).groups()
+        assert (tmp_path / "verbatim.db").exists()
+
+        s = requests.Session()
+        token = _TOKEN.search(s.get(f"{url}/login").text).group(1)
+        resp = s.post(
+            f"{url}/login", data={"email": email, "password": password, "csrf_token": token}
+        )
+        assert resp.status_code == 200 and "/w/" in resp.url, resp.text[:500]
+        assert "Seats used" in resp.text
+
+        # A background job (the password-reset mail) runs on the in-process worker; with no
+        # SMTP server configured, mail goes to the log.
+        token = _TOKEN.search(s.get(f"{url}/forgot").text).group(1)
+        s.post(f"{url}/forgot", data={"email": email, "csrf_token": token})
+        deadline = time.monotonic() + 20
+        while f"to={email}" not in "".join(lines) or "/reset/" not in "".join(lines):
+            assert time.monotonic() < deadline, "".join(lines)[-2000:]
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(10)
