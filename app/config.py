@@ -66,8 +66,6 @@ class Settings(BaseSettings):
     )
     outbound_timeout_seconds: float = Field(10.0, description="Timeout of outbound HTTP calls.")
 
-    demo_user: bool = Field(False, description="Create the demo sign-in at start (quick start).")
-
     @cached_property
     def effective_migration_url(self) -> str:
         return self.migration_database_url or self.database_url
