@@ -10,7 +10,7 @@ from flask import Flask
 
 from app.config import Settings, load_settings
 from app.db import make_engine
-from app.extensions import csrf, limiter, login_manager, oauth
+from app.extensions import csrf, limiter, login_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,6 @@ def create_app(cfg: Settings | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    oauth.init_app(app)
 
     from app.security import headers
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from authlib.integrations.flask_client import OAuth
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -13,5 +12,4 @@ from app.db import Database
 db = Database()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-oauth = OAuth()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

@@ -19,6 +19,7 @@ from redis import Redis
 from rq import Worker
 
 from app import ROOT, create_app
+from tests.fakes.oidc_provider import OIDCProvider
 from tests.mailbox import Mailbox
 from tests.services import Postgres, RedisServer, free_port
 from tests.web import Web
@@ -44,11 +45,14 @@ def services() -> Iterator[SimpleNamespace]:
         redis_url = rs.url
     mailbox = Mailbox(free_port())
     mailbox.start()
+    oidc = OIDCProvider()  # stands in for Google's OpenID provider
+    oidc.start()
     try:
         yield SimpleNamespace(
-            owner_url=owner_url, app_url=app_url, redis_url=redis_url, mailbox=mailbox
+            owner_url=owner_url, app_url=app_url, redis_url=redis_url, mailbox=mailbox, oidc=oidc
         )
     finally:
+        oidc.stop()
         mailbox.stop()
         for service in reversed(started):
             service.stop()
@@ -74,7 +78,11 @@ def app_env(services: SimpleNamespace) -> dict[str, str]:
         "VERBATIM_SMTP_STARTTLS": "false",
         "VERBATIM_BASE_URL": "http://localhost",
         "VERBATIM_DB_POOL_SIZE": "5",
+        "VERBATIM_GOOGLE_CLIENT_ID": services.oidc.client_id,
+        "VERBATIM_GOOGLE_CLIENT_SECRET": services.oidc.client_secret,
+        "VERBATIM_GOOGLE_METADATA_URL": services.oidc.metadata_url,
     }
+    services.oidc.redirect_uris.add(env["VERBATIM_BASE_URL"] + "/auth/google/callback")
     # Forked work horses and subprocess workers build their app from the environment.
     os.environ.update(env)
     migrate(services.owner_url, services.app_url)

@@ -15,6 +15,8 @@ from app.auth.services import sign_up
 from app.extensions import db
 
 PASSWORD = "correct horse battery staple"
+# Requests go over https, like production: Secure cookies and CSRF's Referer check apply.
+BASE = "https://localhost"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -35,14 +37,15 @@ class Web:
     def __init__(self, app: Flask, remote_addr: str) -> None:
         self.app = app
         self.client: FlaskClient = app.test_client()
-        self.client.environ_base.update({"REMOTE_ADDR": remote_addr, "wsgi.url_scheme": "https"})
+        self.client.environ_base["REMOTE_ADDR"] = remote_addr
         self.user: User | None = None
 
     def get(self, url: str, **kw: Any) -> TestResponse:
+        kw.setdefault("base_url", BASE)
         return self.client.get(url, **kw)
 
     def csrf(self) -> str:
-        page = self.client.get("/account" if self.user else "/login").get_data(as_text=True)
+        page = self.get("/account" if self.user else "/login").get_data(as_text=True)
         match = _TOKEN.search(page)
         assert match, "no CSRF token on the page"
         return match.group(1)
@@ -66,6 +69,9 @@ class Web:
                 data["csrf_token"] = token
         if htmx:
             headers["HX-Request"] = "true"
+        # Over https Flask-WTF also wants a same-origin Referer, as browsers send.
+        headers.setdefault("Referer", f"{BASE}/")
+        kw.setdefault("base_url", BASE)
         return self.client.post(url, data=data, headers=headers, **kw)
 
     def login(self, user: User, password: str = PASSWORD) -> TestResponse:

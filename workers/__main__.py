@@ -24,7 +24,8 @@ def main() -> None:
     conn = connection_for(cfg.redis_url)
     worker_class = SimpleWorker if "gpu" in args.queues else Worker
     worker = worker_class(args.queues, connection=conn)
-    worker.work(burst=args.burst, max_jobs=args.max_jobs, logging_level="INFO")
+    # The scheduler moves retries with a delay (backoff) back onto their queues when due.
+    worker.work(burst=args.burst, max_jobs=args.max_jobs, logging_level="INFO", with_scheduler=True)
 
 
 if __name__ == "__main__":

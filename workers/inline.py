@@ -6,7 +6,9 @@ import logging
 import threading
 
 from flask import Flask
+from redis import Redis
 from rq import SimpleWorker
+from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
 from app.queue import QUEUES, redis
@@ -23,6 +25,22 @@ class ThreadWorker(SimpleWorker):
         pass
 
 
+class ThreadScheduler(RQScheduler):
+    """RQ's scheduler (due retries back onto their queues) as a thread on our connection:
+    the in-process Redis stand-in cannot be shared with the process RQ would fork."""
+
+    def __init__(self, queues: list[str], connection: Redis) -> None:
+        super().__init__(queues, connection=connection, logging_level="WARNING")
+        self._conn = connection
+
+    @property
+    def connection(self) -> Redis:
+        return self._conn
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
 def start(app: Flask) -> threading.Thread:
     adopt_app(app)
     with app.app_context():
@@ -32,6 +50,9 @@ def start(app: Flask) -> threading.Thread:
     def _run() -> None:
         worker.work(logging_level="WARNING")
 
+    scheduler = ThreadScheduler(list(QUEUES), conn)
+    scheduler.acquire_locks()
+    threading.Thread(target=scheduler.work, name="verbatim-inline-scheduler", daemon=True).start()
     thread = threading.Thread(target=_run, name="verbatim-inline-worker", daemon=True)
     thread.start()
     log.info("inline worker started on queues %s", ", ".join(QUEUES))

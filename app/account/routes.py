@@ -9,7 +9,9 @@ from flask_login import current_user, login_required
 
 from app.auth import services as auth_services
 from app.errors import ServiceError
+from app.extensions import limiter
 from app.forms import field
+from app.settings import settings
 from app.tenants import services
 from app.tenants.services import user_workspaces
 
@@ -24,6 +26,8 @@ def show() -> Any:
 
 @bp.post("/account/password")
 @login_required
+# The current password is checked here too: as guessable as the sign-in form.
+@limiter.limit(lambda: settings().ratelimit_login)
 def change_password() -> Any:
     try:
         auth_services.change_password(

@@ -59,11 +59,7 @@ class AuditEventOut(Schema):
     details = fields.Dict()
 
 
-class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-
-
 class ErrorOut(Schema):
     error = fields.String()
-    message = fields.String()
+    message = fields.String(metadata={"description": "What went wrong, fit to show a person"})
+    errors = fields.Dict(metadata={"description": "Per-field messages of a 422"})

@@ -5,17 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import g
-from flask_smorest import Blueprint
-from sqlalchemy import select
+from flask import Response, g, jsonify
+from flask_smorest.pagination import PaginationParameters
+from sqlalchemy import func, select
 
+from app.api.blueprint import api_blueprint
 from app.api.schemas import (
     ApiKeyOut,
     AuditEventOut,
+    ErrorOut,
     InvitationIn,
     InvitationOut,
     MemberOut,
-    PageArgs,
     WorkspaceOut,
 )
 from app.audit.models import AuditEvent
@@ -24,19 +25,16 @@ from app.errors import ServiceError
 from app.extensions import db
 from app.tenants import services
 
-bp = Blueprint(
-    "api_workspace",
-    __name__,
-    url_prefix="/api/v1",
-    description="The workspace an API key belongs to",
-)
+bp = api_blueprint("api_workspace", __name__, "The workspace an API key belongs to")
 
 
-def _problem(e: ServiceError) -> Any:
+def _problem(e: ServiceError) -> Response:
+    # A Response, not a dict: @bp.response would dump a dict through the success schema
+    # and drop the message.
     db.session.rollback()
-    return {"error": type(e).__name__.lower(), "message": e.message}, (
-        e.status if e.status != 400 else 422
-    )
+    resp = jsonify(error=type(e).__name__.lower(), message=e.message)
+    resp.status_code = e.status if e.status != 400 else 422
+    return resp
 
 
 @bp.get("/workspace")
@@ -79,7 +77,7 @@ def list_invitations() -> Any:
 @bp.post("/invitations")
 @bp.arguments(InvitationIn)
 @bp.response(201, InvitationOut)
-@bp.alt_response(422, schema=InvitationOut, description="Refused, with a message")
+@bp.alt_response(422, schema=ErrorOut, description="Refused (bad email or role, no seat left)")
 def create_invitation(body: dict[str, Any]) -> Any:
     try:
         invitation, _raw = services.invite(g.workspace, g.role, body["email"], body["role"])
@@ -90,6 +88,7 @@ def create_invitation(body: dict[str, Any]) -> Any:
 
 @bp.delete("/invitations/<uuid:invitation_id>")
 @bp.response(204)
+@bp.alt_response(404, schema=ErrorOut, description="No such pending invitation")
 def revoke_invitation(invitation_id: uuid.UUID) -> Any:
     try:
         services.revoke_invitation(invitation_id)
@@ -106,6 +105,7 @@ def list_keys() -> Any:
 
 @bp.delete("/api-keys/<uuid:key_id>")
 @bp.response(204)
+@bp.alt_response(404, schema=ErrorOut, description="No such live key")
 def revoke_key(key_id: uuid.UUID) -> Any:
     try:
         api_keys.revoke_api_key(key_id)
@@ -115,15 +115,16 @@ def revoke_key(key_id: uuid.UUID) -> Any:
 
 
 @bp.get("/audit-events")
-@bp.arguments(PageArgs, location="query")
 @bp.response(200, AuditEventOut(many=True))
-def list_audit_events(args: dict[str, Any]) -> Any:
-    per_page = args["per_page"]
+@bp.paginate(page_size=50, max_page_size=200)
+def list_audit_events(pagination_parameters: PaginationParameters) -> Any:
+    """Newest first; the X-Pagination header carries the totals."""
+    pagination_parameters.item_count = db.session.scalar(select(func.count(AuditEvent.id))) or 0
     return list(
         db.session.scalars(
             select(AuditEvent)
-            .order_by(AuditEvent.created_at.desc())
-            .offset((args["page"] - 1) * per_page)
-            .limit(per_page)
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id)
+            .offset(pagination_parameters.first_item)
+            .limit(pagination_parameters.page_size)
         )
     )

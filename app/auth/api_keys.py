@@ -17,6 +17,8 @@ from app.settings import settings
 from app.tenants.context import unscoped
 
 KEY_PREFIX = "vb_"
+PREFIX_HEX_CHARS = 8
+_HEX = frozenset("0123456789abcdef")
 
 
 def _pepper() -> str:
@@ -30,7 +32,7 @@ def create_api_key(name: str, created_by_id: uuid.UUID | None) -> tuple[ApiKey, 
         raise ServiceError(
             "Name the key (1 to 80 characters) so you know where it is used.", field="name"
         )
-    prefix = KEY_PREFIX + secrets.token_hex(4)
+    prefix = KEY_PREFIX + secrets.token_hex(PREFIX_HEX_CHARS // 2)
     raw = f"{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
         name=name, prefix=prefix, key_hash=keyed_hash(_pepper(), raw), created_by_id=created_by_id
@@ -56,10 +58,25 @@ def revoke_api_key(key_id: uuid.UUID) -> ApiKey:
     return key
 
 
+def key_prefix(raw: str) -> str | None:
+    """The public prefix of a raw key ("vb_<8 hex>"), or None when it is not shaped like one.
+
+    Split after the fixed prefix, not at the last "_": the secret part is URL-safe base64
+    and often contains "_" itself.
+    """
+    raw = raw or ""
+    if not raw.startswith(KEY_PREFIX):
+        return None
+    ident, sep, secret = raw[len(KEY_PREFIX) :].partition("_")
+    if not sep or not secret or len(ident) != PREFIX_HEX_CHARS or set(ident) - _HEX:
+        return None
+    return KEY_PREFIX + ident
+
+
 def authenticate_api_key(raw: str) -> ApiKey | None:
     """The live key behind `raw`, whatever its workspace (the key is the secret)."""
-    prefix, sep, _rest = (raw or "").rpartition("_")
-    if not sep or not prefix.startswith(KEY_PREFIX):
+    prefix = key_prefix(raw)
+    if prefix is None:
         return None
     with unscoped("API key looked up by its own prefix, then checked by hash"):
         key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))

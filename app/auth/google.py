@@ -1,51 +1,90 @@
 """Google sign-in: authlib's OIDC client, configured from the provider's metadata URL.
 
-authlib keeps state and nonce in the session and checks both on the callback; the ID
-token's signature, issuer, audience, expiry and nonce are verified against the provider's
-JWKS before any account is touched.
+authlib keeps state, nonce and the PKCE verifier in the session and checks them on the
+callback; the ID token's signature, issuer, audience, expiry and nonce are verified against
+the provider's JWKS before any account is touched. Any failure on the way ends at the
+sign-in page with a message, and no session.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from authlib.integrations.base_client.errors import OAuthError
-from flask import Blueprint, Flask, abort, flash, redirect, url_for
+import requests
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.flask_client import OAuth
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, session, url_for
+from joserfc.errors import JoseError
 
 from app.auth import services
 from app.auth.routes import start_session
 from app.errors import ServiceError
-from app.extensions import limiter, oauth
+from app.extensions import limiter
 from app.settings import settings
 
 bp = Blueprint("google", __name__, url_prefix="/auth/google")
+
+_CLIENT = "verbatim.google"
+UNREACHABLE = "Google could not be reached. Please try again in a moment."
+NOT_COMPLETED = "Google sign-in did not complete. Please try again."
+CANCELLED = "Google sign-in was cancelled."
+
+# What a bad, forged, replayed or unanswered callback raises: authlib's own errors (state,
+# the provider's error answers), joserfc's (signature and claims of the ID token), requests'
+# (provider down or answering garbage) and ValueError (a token answer that is not JSON).
+_NETWORK_ERRORS = (requests.RequestException,)
+_PROTOCOL_ERRORS = (AuthlibBaseError, JoseError, ValueError)
 
 
 def register_google(app: Flask) -> None:
     cfg = app.extensions["verbatim.settings"]
     if not cfg.google_client_id:
         return
-    oauth.register(
+    # One registry per app: authlib's registry caches the first client it builds, so a
+    # shared one would keep the first app's provider for every later app in the process.
+    registry = OAuth(app)
+    app.extensions[_CLIENT] = registry.register(
         "google",
         client_id=cfg.google_client_id,
         client_secret=cfg.google_client_secret,
         server_metadata_url=cfg.google_metadata_url,
-        client_kwargs={"scope": "openid email profile"},
-        overwrite=True,
+        client_kwargs={
+            "scope": "openid email profile",
+            "code_challenge_method": "S256",  # PKCE on top of the client secret
+            "default_timeout": cfg.outbound_timeout_seconds,
+        },
+        overwrite=True,  # these settings win over any GOOGLE_* keys in app.config
     )
 
 
 def _client() -> Any:
-    if not settings().google_client_id:
+    client = current_app.extensions.get(_CLIENT)
+    if client is None:
         abort(404)
-    return oauth.create_client("google")
+    return client
+
+
+def _fail(message: str, error: Exception | None = None) -> Any:
+    if error is not None:
+        current_app.logger.warning("google sign-in failed: %s: %s", type(error).__name__, error)
+    flash(message, "error")
+    return redirect(url_for("auth.login"))
 
 
 @bp.get("/")
 @limiter.limit(lambda: settings().ratelimit_login)
 def start() -> Any:
+    client = _client()
+    # authlib adds an entry per start to the cookie session and prunes them only after an
+    # hour: abandoned starts would grow the cookie past what browsers keep. Only the newest
+    # attempt counts.
+    for key in [k for k in session if k.startswith("_state_google_")]:
+        session.pop(key)
     redirect_uri = settings().base_url.rstrip("/") + url_for("google.callback")
-    return _client().authorize_redirect(redirect_uri)
+    try:
+        return client.authorize_redirect(redirect_uri)
+    except _NETWORK_ERRORS as e:  # the discovery document could not be fetched
+        return _fail(UNREACHABLE, e)
 
 
 @bp.get("/callback")
@@ -54,23 +93,25 @@ def callback() -> Any:
     client = _client()
     try:
         token = client.authorize_access_token()
-    except OAuthError:
-        flash("Google sign-in did not complete. Please try again.", "error")
-        return redirect(url_for("auth.login"))
+    except _NETWORK_ERRORS as e:
+        return _fail(UNREACHABLE, e)
+    except _PROTOCOL_ERRORS as e:
+        cancelled = getattr(e, "error", None) == "access_denied"
+        return _fail(CANCELLED if cancelled else NOT_COMPLETED, e)
+    # Only claims from a verified ID token count; a token answer without one is refused.
     claims = token.get("userinfo") or {}
     if not claims.get("sub"):
-        flash("Google sign-in did not complete. Please try again.", "error")
-        return redirect(url_for("auth.login"))
+        return _fail(NOT_COMPLETED)
     try:
         user = services.sign_in_with_oidc(
             "google",
             str(claims["sub"]),
             str(claims.get("email", "")),
-            bool(claims.get("email_verified")),
+            # A real boolean (or the string some providers send); bool("false") is True.
+            claims.get("email_verified") in (True, "true"),
             str(claims.get("name", "")),
         )
     except ServiceError as e:
-        flash(e.message, "error")
-        return redirect(url_for("auth.login"))
+        return _fail(e.message)
     start_session(user)
     return redirect(url_for("web.index"))

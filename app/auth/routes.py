@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import services
@@ -17,24 +27,50 @@ bp = Blueprint("auth", __name__)
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths: '/x' yes; '//evil', 'https://evil', '/\\evil' no."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
+    """Only same-site paths: '/x' yes; '//evil', 'https://evil', '/\\evil' no.
+
+    Backslashes, spaces and control characters are refused too: browsers read '/\\evil'
+    and '/<tab>/evil' as '//evil'.
+    """
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and all(ch.isprintable() and not ch.isspace() for ch in target)
+    ):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
     return url_for("web.index")
 
 
+def _session_lifetime() -> int:
+    return int(current_app.permanent_session_lifetime.total_seconds())
+
+
 def start_session(user: Any) -> None:
-    # A fresh session at sign-in: nothing from before (fixation) carries over.
+    # A fresh session at sign-in: nothing from before (fixation) carries over, and the
+    # cookie it replaces stops working.
+    services.end_session(session.get("sid"), _session_lifetime())
     session.clear()
+    session["sid"] = services.new_session_id()
     login_user(user)
+
+
+def end_session() -> None:
+    services.end_session(session.get("sid"), _session_lifetime())
+    logout_user()
+    session.clear()
 
 
 def _login_limit() -> str:
     return settings().ratelimit_login
 
 
-def _login_email_key() -> str:
-    return "login:" + (request.form.get("email") or "").strip().lower()
+def _email_key() -> str:
+    # Per account as well as per address: spreading attempts over many IPs does not help.
+    return "email:" + (request.form.get("email") or "").strip().lower()
 
 
 def _google_enabled() -> bool:
@@ -61,7 +97,7 @@ def signup() -> Any:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_login_email_key)
+@limiter.limit(_login_limit, methods=["POST"], key_func=_email_key)
 def login() -> Any:
     if request.method == "POST":
         user = services.authenticate(field("email"), request.form.get("password", ""))
@@ -81,14 +117,14 @@ def login() -> Any:
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
-    logout_user()
-    session.clear()
+    end_session()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
 @limiter.limit(lambda: settings().ratelimit_reset, methods=["POST"])
+@limiter.limit(lambda: settings().ratelimit_reset, methods=["POST"], key_func=_email_key)
 def forgot() -> Any:
     if request.method == "POST":
         try:
@@ -107,7 +143,9 @@ def reset_password(token: str) -> Any:
         try:
             user = services.reset_password(token, request.form.get("password", ""))
         except ServiceError as e:
-            return render_template("auth/reset.html", error=e, token=token), 422
+            if e.field == "password":  # the link is still good: let them try again
+                return render_template("auth/reset.html", error=e, token=token), 422
+            return render_template("auth/reset.html", error=e, token=None), 410
         start_session(user)
         flash("Your password is changed; other sessions were signed out.", "success")
         return redirect(url_for("web.index"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from app.db import utcnow
 from app.errors import ServiceError
 from app.extensions import db
 from app.mail.service import queue_mail
+from app.queue import redis
 from app.security.tokens import hash_token, new_token
 from app.settings import settings
 from app.tenants.services import create_personal_workspace
@@ -86,6 +88,27 @@ def load_session_user(session_id: str) -> User | None:
     if user is None or str(user.session_version) != version:
         return None
     return user
+
+
+_ENDED_SESSION = "verbatim:session-ended:"
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def end_session(sid: str | None, lifetime_seconds: int) -> None:
+    """Sessions live in a signed cookie; remembering the ended id makes a copy of it useless.
+
+    Kept as long as the cookie's signature could still be accepted.
+    """
+    if sid:
+        redis().set(_ENDED_SESSION + sid, "1", ex=max(lifetime_seconds, 1))
+
+
+def session_ended(sid: str | None) -> bool:
+    # No id: not made by sign-in (start_session), so not trusted.
+    return not sid or bool(redis().exists(_ENDED_SESSION + sid))
 
 
 def _send_token_mail(
@@ -199,16 +222,52 @@ def sign_in_with_oidc(
         raise ServiceError("Your Google account's email address is not verified.")
     email = normalize_email(email)
     user = user_by_email(email)
-    if user is None:
-        user = User(email=email, name=name[:120], email_verified_at=utcnow())
-        db.session.add(user)
-        db.session.flush()
-        create_personal_workspace(user)
-    elif user.email_verified_at is None:
-        user.password_hash = None
-        user.session_version += 1
-        user.email_verified_at = utcnow()
-    db.session.add(OAuthIdentity(user_id=user.id, provider=provider, subject=subject, email=email))
-    user.last_login_at = utcnow()
-    db.session.commit()
+    try:
+        if user is None:
+            user = User(email=email, name=name[:120], email_verified_at=utcnow())
+            db.session.add(user)
+            db.session.flush()
+            create_personal_workspace(user)
+        elif user.email_verified_at is None:
+            _take_over_unproven_account(user)
+        db.session.add(
+            OAuthIdentity(user_id=user.id, provider=provider, subject=subject, email=email)
+        )
+        user.last_login_at = utcnow()
+        db.session.commit()
+    except IntegrityError:  # a simultaneous first sign-in or sign-up with the same email
+        db.session.rollback()
+        raise ServiceError("Sign-in is already under way for this account; try again.") from None
     return user
+
+
+def _take_over_unproven_account(user: User) -> None:
+    """The inbox's owner arrives: whatever the unproven account set up stops working.
+
+    Its password, sessions, API keys and integrations may belong to someone who signed up
+    with an address that was not theirs.
+    """
+    from app.auth.models import ApiKey
+    from app.plugins.models import PluginSetting
+    from app.tenants.context import unscoped
+    from app.tenants.models import Membership, Role
+
+    user.password_hash = None
+    user.session_version += 1
+    user.email_verified_at = utcnow()
+    with unscoped("account takeover: revoke what an unproven account created"):
+        now = utcnow()
+        for key in db.session.scalars(
+            select(ApiKey).where(ApiKey.created_by_id == user.id, ApiKey.revoked_at.is_(None))
+        ):
+            key.revoked_at = now
+        owned = select(Membership.workspace_id).where(
+            Membership.user_id == user.id, Membership.role == Role.OWNER.value
+        )
+        for setting in db.session.scalars(
+            select(PluginSetting).where(
+                PluginSetting.workspace_id.in_(owned), PluginSetting.enabled.is_(True)
+            )
+        ):
+            setting.enabled = False
+        db.session.flush()

@@ -20,6 +20,9 @@ class ConfigField:
     kind: str = "text"  # text | url | secret | bool
     required: bool = False
     help: str = ""
+    # A secret the admin must be able to read back (e.g. a signing secret we generated);
+    # other secrets are write-only.
+    reveal: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,27 @@ class PluginAPI:
         self._allow_private = allow_private
         self._timeout = timeout
         self.log = logging.getLogger(f"verbatim.plugins.{plugin}")
+        # The last outbound call, so the delivery record can say where it went and what
+        # came back even when the plugin raises.
+        self.last_target: str = ""
+        self.last_status: int | None = None
+
+    def check_url(self, url: str) -> str:
+        """Vet a URL a workspace configured; raises ValueError with a message for the admin.
+
+        Use it in verbatim_validate_config so a refused destination is never stored.
+        """
+        from app.security.outbound import check_url
+
+        check_url(url, allow_private=self._allow_private)
+        return url.strip()
 
     def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> OutboundResponse:
-        """POST to a public https URL; private, loopback and similar addresses are refused."""
-        from app.security.outbound import post
+        """POST to a public https URL; private, loopback and similar addresses are refused
+        (OutboundRefused, a ValueError), network failures raise OutboundError."""
+        from app.security.outbound import display_url, post
 
+        self.last_target, self.last_status = display_url(url), None
         status, payload = post(
             url,
             body,
@@ -74,4 +93,5 @@ class PluginAPI:
             allow_private=self._allow_private,
             timeout=self._timeout,
         )
+        self.last_status = status
         return OutboundResponse(status=status, body=payload)

@@ -20,8 +20,13 @@ def verbatim_plugin_info() -> PluginInfo:
 
 
 @hookspec
-def verbatim_validate_config(config: dict[str, Any]) -> dict[str, Any] | None:
-    """Check and normalise a workspace's settings; raise ValueError with a clear message."""
+def verbatim_validate_config(config: dict[str, Any], api: PluginAPI) -> dict[str, Any] | None:
+    """Check and normalise a workspace's settings; raise ValueError with a clear message.
+
+    `api` is the facade for the workspace being configured: use api.check_url() for any URL
+    the plugin will call, so a refused destination is never stored. (An implementation may
+    leave `api` out of its parameters; pluggy passes only the ones it names.)
+    """
 
 
 @hookspec

@@ -4,9 +4,11 @@ answers which are on for a workspace."""
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import logging
+import re
 import uuid
-from importlib.metadata import entry_points
+from collections.abc import Mapping
 from typing import Any
 
 import pluggy
@@ -15,11 +17,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.plugins import hookspecs
-from app.plugins.api import PluginInfo
+from app.plugins.api import PluginAPI, PluginInfo
 from app.plugins.models import PluginSetting
 
 ENTRY_POINT_GROUP = "verbatim.plugins"
 FIRST_PARTY = ("app.plugins.builtin.webhooks",)
+PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 log = logging.getLogger("verbatim.plugins")
 
 
@@ -36,6 +39,9 @@ class PluginRegistry:
         if info_hook is None:
             raise ValueError(f"plugin {obj!r} has no verbatim_plugin_info")
         info: PluginInfo = info_hook()
+        if not isinstance(info, PluginInfo) or not PLUGIN_NAME.match(info.name):
+            # The name goes in URLs and a 64-character column.
+            raise ValueError(f"plugin {obj!r} gave no valid PluginInfo name")
         if info.name in self.infos:
             log.warning("plugin %s is registered twice; keeping the first", info.name)
             return
@@ -52,7 +58,7 @@ class PluginRegistry:
         if self.safe_mode:
             log.warning("SAFE_MODE: third-party plugins are not loaded")
             return
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             try:
                 self.register(ep.load(), first_party=False)
             except Exception:  # a broken plugin must not take the service down
@@ -65,12 +71,14 @@ class PluginRegistry:
         others = [obj for name, obj in self._objects.items() if name not in enabled]
         return self.pm.subset_hook_caller(hook, remove_plugins=others)
 
-    def validate_config(self, name: str, config: dict[str, Any]) -> dict[str, Any]:
-        obj = self._objects[name]
-        validate = getattr(obj, "verbatim_validate_config", None)
-        if validate is None:
-            return config
-        return validate(config=config) or config
+    def implementers(self, hook: str) -> list[str]:
+        """Names of the plugins that implement `hook`."""
+        return [impl.plugin_name for impl in getattr(self.pm.hook, hook).get_hookimpls()]
+
+    def validate_config(self, name: str, config: dict[str, Any], api: PluginAPI) -> dict[str, Any]:
+        # Through pluggy, so an implementation may take only the arguments it names.
+        results = self.hook_for("verbatim_validate_config", {name})(config=config, api=api)
+        return next((r for r in results if r is not None), config)
 
 
 def init_plugins(app: Flask) -> None:
@@ -83,6 +91,18 @@ def registry() -> PluginRegistry:
     return current_app.extensions["verbatim.plugins"]
 
 
+def api_for(name: str, workspace_id: uuid.UUID, config: Mapping[str, Any]) -> PluginAPI:
+    """The facade plugin `name` gets for one workspace."""
+    cfg = current_app.extensions["verbatim.settings"]
+    return PluginAPI(
+        name,
+        workspace_id,
+        config,
+        allow_private=cfg.outbound_allow_private,
+        timeout=cfg.outbound_timeout_seconds,
+    )
+
+
 def workspace_settings() -> dict[str, PluginSetting]:
     """The current workspace's plugin rows (needs a workspace context)."""
     return {s.plugin: s for s in db.session.scalars(select(PluginSetting))}
@@ -91,6 +111,10 @@ def workspace_settings() -> dict[str, PluginSetting]:
 def enabled_plugins() -> dict[str, PluginSetting]:
     known = registry().infos
     return {n: s for n, s in workspace_settings().items() if s.enabled and n in known}
+
+
+def _changed(stored: dict[str, Any], merged: dict[str, Any]) -> bool:
+    return any(v not in ("", None, False) and stored.get(k) != v for k, v in merged.items())
 
 
 def set_plugin(
@@ -103,14 +127,18 @@ def set_plugin(
     if name not in reg.infos:
         raise NotFound()
     row = workspace_settings().get(name) or PluginSetting(plugin=name, config={})
-    merged = dict(row.config or {})
-    if config is not None:
-        merged.update(config)
-    if enabled:
+    stored = dict(row.config or {})
+    merged = {**stored, **(config or {})}
+    # Turning a plugin off must always work, so unchanged settings are not re-checked then;
+    # anything new is, so a refused value is never stored.
+    if enabled or _changed(stored, merged):
         try:
-            merged = reg.validate_config(name, merged)
+            merged = reg.validate_config(name, merged, api_for(name, workspace_id, merged))
         except ValueError as e:
             raise ServiceError(str(e)) from None
+        except Exception:  # a plugin's bug is not the admin's input error, but still refused
+            log.exception("plugin %s failed while checking its settings", name)
+            raise ServiceError(f"{reg.infos[name].title} could not check these settings.") from None
     row.enabled, row.config = enabled, merged
     db.session.add(row)
     record(

@@ -1,4 +1,4 @@
-"""Admins turn plugins on and off per workspace and fill in their settings."""
+"""Admins turn plugins on and off per workspace, fill in their settings and test them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from app.errors import ServiceError
+from app.extensions import db
+from app.plugins.events import recent_deliveries, send_test_event
 from app.plugins.manager import registry, set_plugin, workspace_settings
 from app.tenants.models import Role
 from app.tenants.web import require_role, workspace_blueprint
@@ -16,8 +18,17 @@ bp: Blueprint = workspace_blueprint("plugins", __name__, "/plugins")
 
 def _page(status: int = 200, **extra: Any) -> Any:
     return render_template(
-        "plugins/index.html", infos=registry().infos.values(), rows=workspace_settings(), **extra
+        "plugins/index.html",
+        infos=registry().infos.values(),
+        rows=workspace_settings(),
+        deliveries=recent_deliveries(),
+        **extra,
     ), status
+
+
+def _refused(e: ServiceError, name: str) -> Any:
+    db.session.rollback()  # a refused change leaves nothing behind
+    return _page(e.status if e.status != 400 else 422, error=e, failed=name)
 
 
 @bp.get("/")
@@ -41,6 +52,17 @@ def update(name: str) -> Any:
     try:
         set_plugin(name, request.form.get("enabled") == "on", config, g.workspace.id)
     except ServiceError as e:
-        return _page(422, error=e, failed=name)
+        return _refused(e, name)
     flash(f"{info.title} settings saved.", "success")
+    return redirect(url_for("plugins.index"))
+
+
+@bp.post("/<name>/test")
+@require_role(Role.ADMIN)
+def test_event(name: str) -> Any:
+    try:
+        send_test_event(name)
+    except ServiceError as e:
+        return _refused(e, name)
+    flash("Test event queued; its delivery shows below in a moment.", "success")
     return redirect(url_for("plugins.index"))

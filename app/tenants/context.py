@@ -35,23 +35,14 @@ def unscoped_reason() -> str | None:
     return _scope.get().unscoped_reason
 
 
-def _sync_database() -> None:
-    # Imported here: the session module imports this one.
-    from app.tenants.scoping import apply_rls_settings
-
-    apply_rls_settings()
-
-
 @contextmanager
 def workspace_scope(workspace_id: uuid.UUID) -> Iterator[None]:
     """Run the block as workspace `workspace_id` (requests, jobs, CLI)."""
     token = _scope.set(_Scope(workspace_id=workspace_id))
-    _sync_database()
     try:
         yield
     finally:
         _scope.reset(token)
-        _sync_database()
 
 
 @contextmanager
@@ -60,18 +51,15 @@ def unscoped(reason: str) -> Iterator[None]:
     if not reason.strip():
         raise ValueError("unscoped() needs a reason")
     token = _scope.set(_Scope(workspace_id=_scope.get().workspace_id, unscoped_reason=reason))
-    _sync_database()
     try:
         yield
     finally:
         _scope.reset(token)
-        _sync_database()
 
 
 def enter_workspace(workspace_id: uuid.UUID) -> None:
     """Set the context for the rest of a request; reset_context() ends it."""
     _scope.set(_Scope(workspace_id=workspace_id))
-    _sync_database()
 
 
 def reset_context() -> None:

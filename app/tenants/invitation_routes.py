@@ -8,9 +8,18 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.errors import ServiceError
+from app.extensions import db
 from app.tenants import services
+from app.tenants.context import workspace_scope
+from app.tenants.models import Workspace
 
 bp = Blueprint("invitations", __name__, url_prefix="/invitations")
+
+
+def _refused(message: str, status: int) -> Any:
+    # A used, expired or withdrawn link is gone for good: 410 says so to clients too.
+    status = status if status != 400 else 410
+    return render_template("errors/error.html", status=status, message=message), status
 
 
 @bp.get("/<token>")
@@ -19,17 +28,16 @@ def show(token: str) -> Any:
     try:
         invitation = services.find_invitation(token)
     except ServiceError as e:
-        return render_template("errors/error.html", status=e.status, message=e.message), e.status
-    from app.extensions import db
-    from app.tenants.context import workspace_scope
-    from app.tenants.models import Workspace
-
+        return _refused(e.message, e.status)
+    problem = services.invitation_problem(invitation)
+    if problem:
+        return _refused(problem, 410)
     with workspace_scope(invitation.workspace_id):
         workspace = db.session.get(Workspace, invitation.workspace_id)
     return render_template(
         "invitations/show.html",
         invitation=invitation,
-        workspace=workspace,
+        team=workspace,
         token=token,
         mismatch=invitation.email != current_user.email,
     )
@@ -41,9 +49,7 @@ def accept(token: str) -> Any:
     try:
         workspace = services.accept_invitation(token, current_user)
     except ServiceError as e:
-        return render_template("errors/error.html", status=e.status, message=e.message), (
-            e.status if e.status != 400 else 410
-        )
+        return _refused(e.message, e.status)
     flash(f"You joined {workspace.name}.", "success")
     return redirect(url_for("workspace.dashboard", slug=workspace.slug))
 
@@ -54,8 +60,6 @@ def decline(token: str) -> Any:
     try:
         services.decline_invitation(token, current_user)
     except ServiceError as e:
-        return render_template("errors/error.html", status=e.status, message=e.message), (
-            e.status if e.status != 400 else 410
-        )
+        return _refused(e.message, e.status)
     flash("Invitation declined.", "info")
     return redirect(url_for("web.index"))

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from app.errors import ServiceError
+from app.extensions import db
 from app.forms import field, parse_id
 from app.tenants import services
 from app.tenants.models import Role
@@ -45,10 +46,12 @@ def _act(action: Any, success: str) -> Any:
     try:
         action()
     except ServiceError as e:
+        db.session.rollback()  # a refused action leaves nothing half-done behind
         return _members_page(e.status if e.status != 400 else 422, error=e, form=request.form)
-    flash(success, "success")
     if is_htmx():
-        return _members_page()
+        # The partial replaces #members in place, so it carries the confirmation itself.
+        return _members_page(notice=success)
+    flash(success, "success")
     return redirect(url_for("workspace.members"))
 
 
@@ -124,8 +127,7 @@ def delete() -> Any:
     try:
         services.delete_workspace(g.workspace, g.role, field("confirm"))
     except ServiceError as e:
-        return render_template("workspaces/settings.html", error=e, form={}), e.status if (
-            e.status != 400
-        ) else 422
+        status = e.status if e.status != 400 else 422
+        return render_template("workspaces/settings.html", error=e, form={}), status
     flash(f"{name} was deleted.", "success")
     return redirect(url_for("web.index"))

@@ -10,7 +10,6 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from app.db import WorkspaceScoped
-from app.extensions import db
 from app.tenants.context import TenancyError, current_workspace_id, unscoped_reason
 
 RLS_WORKSPACE_SETTING = "verbatim.workspace_id"
@@ -23,6 +22,7 @@ def _touches_scoped(state: ORMExecuteState) -> bool:
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_orm_statements(state: ORMExecuteState) -> None:
+    _sync_rls(state.session)
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if unscoped_reason() is not None or not _touches_scoped(state):
@@ -42,6 +42,7 @@ def _scope_orm_statements(state: ORMExecuteState) -> None:
 
 @event.listens_for(Session, "before_flush")
 def _check_writes(session: Session, _ctx: object, _instances: object) -> None:
+    _sync_rls(session)
     if unscoped_reason() is not None:
         return
     workspace_id = current_workspace_id()
@@ -68,6 +69,7 @@ _SET_RLS = text(
     f"SELECT set_config('{RLS_WORKSPACE_SETTING}', :w, true),"
     f" set_config('{RLS_UNSCOPED_SETTING}', :u, true)"
 )
+_APPLIED = "verbatim_rls_applied"
 
 
 @event.listens_for(Session, "after_begin")
@@ -75,16 +77,29 @@ def _set_rls_on_begin(session: Session, _txn: object, connection) -> None:  # ty
     if connection.dialect.name == "postgresql":
         # is_local=true: the values die with the transaction, so a pooled connection
         # never carries one request's tenant into the next.
-        connection.execute(_SET_RLS, _rls_values())
+        values = _rls_values()
+        connection.execute(_SET_RLS, values)
+        session.info[_APPLIED] = values
 
 
-def apply_rls_settings() -> None:
-    """Re-apply the settings when the context changes inside an open transaction."""
-    if not db.session.registry.has():
-        return
-    session = db.session.registry()
+def _sync_rls(session: Session) -> None:
+    """Bring the transaction's settings up to date with the context, only when they differ.
+
+    Called right before SQL runs (statements and flushes), so changing the context costs
+    nothing until something is actually read or written.
+    """
     if not session.in_transaction():
+        return  # after_begin will set them
+    values = _rls_values()
+    if session.info.get(_APPLIED) == values:
         return
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(_SET_RLS, _rls_values())
+        connection.execute(_SET_RLS, values)
+        session.info[_APPLIED] = values
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_rls(session: Session, transaction) -> None:  # type: ignore[no-untyped-def]
+    if transaction.parent is None:
+        session.info.pop(_APPLIED, None)

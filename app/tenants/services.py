@@ -6,16 +6,17 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.service import record
 from app.db import utcnow
-from app.errors import Forbidden, NotFound, ServiceError
+from app.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.extensions import db
 from app.mail.service import queue_mail
+from app.plugins.events import emit
 from app.security.tokens import hash_token, new_token
 from app.settings import settings
 from app.tenants.context import unscoped, workspace_scope
@@ -221,7 +222,9 @@ def invite(workspace: Workspace, actor_role: Role, email: str, role: str) -> tup
     invitation.invited_by_id = current_user.id if current_user.is_authenticated else None
     db.session.add(invitation)
     db.session.flush()
-    record("invitation.created", target=invitation, details={"email": email, "role": role})
+    record(
+        "invitation.created", target=invitation, details={"email": email, "role": new_role.value}
+    )
     link = external_url("invitations.show", token=raw)
     queue_mail(
         email,
@@ -245,6 +248,22 @@ def revoke_invitation(invitation_id: uuid.UUID) -> None:
     db.session.commit()
 
 
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive UTC; PostgreSQL an aware value in the session's time zone.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def invitation_problem(invitation: Invitation) -> str | None:
+    """Why the link can no longer be used, or None while it is open."""
+    if invitation.accepted_at or invitation.declined_at:
+        return "This invitation has already been used."
+    if invitation.revoked_at:
+        return "This invitation was withdrawn. Ask for a new one."
+    if _aware(invitation.expires_at) <= utcnow():
+        return "This invitation has expired. Ask for a new one."
+    return None
+
+
 def find_invitation(raw: str) -> Invitation:
     """The invitation behind a link, whatever its workspace (the token is the secret)."""
     with unscoped("invitation looked up by its secret token"):
@@ -258,12 +277,9 @@ def find_invitation(raw: str) -> Invitation:
 
 def _open_invitation_for(raw: str, user) -> Invitation:  # type: ignore[no-untyped-def]
     invitation = find_invitation(raw)
-    if invitation.accepted_at or invitation.declined_at:
-        raise ServiceError("This invitation has already been used.")
-    if invitation.revoked_at:
-        raise ServiceError("This invitation was withdrawn. Ask for a new one.")
-    if invitation.expires_at.replace(tzinfo=utcnow().tzinfo) < utcnow():
-        raise ServiceError("This invitation has expired. Ask for a new one.")
+    problem = invitation_problem(invitation)
+    if problem:
+        raise ServiceError(problem)
     if invitation.email != user.email:
         raise Forbidden(
             f"This invitation was sent to {invitation.email}. "
@@ -275,20 +291,32 @@ def _open_invitation_for(raw: str, user) -> Invitation:  # type: ignore[no-untyp
 def accept_invitation(raw: str, user) -> Workspace:  # type: ignore[no-untyped-def]
     invitation = _open_invitation_for(raw, user)
     with workspace_scope(invitation.workspace_id):
-        invitation = db.session.get(Invitation, invitation.id, with_for_update=True)
+        # populate_existing: the row was read before the lock; re-read it under the lock.
+        invitation = db.session.get(
+            Invitation, invitation.id, with_for_update=True, populate_existing=True
+        )
         workspace = _lock(db.session.get(Workspace, invitation.workspace_id))
-        if invitation.closed:
-            raise ServiceError("This invitation has already been used.")
+        problem = invitation_problem(invitation)
+        if problem:
+            db.session.rollback()
+            raise ServiceError(problem)
         member_count = db.session.scalar(select(func.count(Membership.id))) or 0
         if member_count >= workspace.seat_limit:
             db.session.rollback()
-            raise ServiceError(f"{workspace.name} has no free seat left. Ask an admin.")
+            raise Conflict(
+                f"{workspace.name} has no free seat left ({member_count} of "
+                f"{workspace.seat_limit} used). Ask an admin to free one, then open the link again."
+            )
         invitation.accepted_at = utcnow()
         db.session.add(Membership(user_id=user.id, role=invitation.role))
         record(
             "member.joined",
             target=invitation,
             details={"email": user.email, "role": invitation.role},
+        )
+        emit(
+            "member.joined",
+            {"user_id": str(user.id), "email": user.email, "role": invitation.role},
         )
         try:
             db.session.commit()
@@ -301,10 +329,23 @@ def accept_invitation(raw: str, user) -> Workspace:  # type: ignore[no-untyped-d
 def decline_invitation(raw: str, user) -> None:  # type: ignore[no-untyped-def]
     invitation = _open_invitation_for(raw, user)
     with workspace_scope(invitation.workspace_id):
-        invitation = db.session.get(Invitation, invitation.id)
+        invitation = db.session.get(
+            Invitation, invitation.id, with_for_update=True, populate_existing=True
+        )
+        problem = invitation_problem(invitation)
+        if problem:
+            db.session.rollback()
+            raise ServiceError(problem)
         invitation.declined_at = utcnow()
         record("invitation.declined", target=invitation, details={"email": user.email})
         db.session.commit()
+
+
+def _email_of(membership: Membership) -> str:
+    from app.auth.models import User
+
+    user = db.session.get(User, membership.user_id)
+    return user.email if user else str(membership.user_id)
 
 
 def _member(membership_id: uuid.UUID) -> Membership:
@@ -326,12 +367,14 @@ def change_role(actor: Membership, membership_id: uuid.UUID, role: str) -> None:
         raise ServiceError("Ownership changes hands with 'Transfer ownership'.")
     if target.id == actor.id:
         raise ServiceError("You cannot change your own role.")
+    if target.role == Role.ADMIN.value and actor.role != Role.OWNER.value:
+        raise Forbidden("Only the owner can change an admin's role.")
     old = target.role
     target.role = new_role.value
     record(
         "member.role_changed",
         target=target,
-        details={"user_id": str(target.user_id), "from": old, "to": new_role.value},
+        details={"email": _email_of(target), "from": old, "to": new_role.value},
     )
     db.session.commit()
 
@@ -347,7 +390,8 @@ def remove_member(actor: Membership, membership_id: uuid.UUID) -> None:
     if target.role == Role.ADMIN.value and actor.role != Role.OWNER.value:
         raise Forbidden("Only the owner can remove an admin.")
     db.session.delete(target)
-    record("member.removed", target=target, details={"user_id": str(target.user_id)})
+    record("member.removed", target=target, details={"email": _email_of(target)})
+    emit("member.removed", {"user_id": str(target.user_id), "email": _email_of(target)})
     db.session.commit()
 
 
@@ -357,7 +401,7 @@ def leave(workspace: Workspace, membership: Membership) -> None:
     if membership.role == Role.OWNER.value:
         raise ServiceError("Transfer ownership to someone else before you leave.")
     db.session.delete(membership)
-    record("member.left", target=membership, details={"user_id": str(membership.user_id)})
+    record("member.left", target=membership, details={"email": _email_of(membership)})
     db.session.commit()
 
 
@@ -372,6 +416,6 @@ def transfer_ownership(actor: Membership, membership_id: uuid.UUID) -> None:
     record(
         "workspace.ownership_transferred",
         target=target,
-        details={"to_user_id": str(target.user_id)},
+        details={"to": _email_of(target)},
     )
     db.session.commit()

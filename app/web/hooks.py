@@ -12,6 +12,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user
@@ -45,8 +46,11 @@ def install(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load_user(session_id: str) -> Any:
-        from app.auth.services import load_session_user
+        from app.auth.services import load_session_user, session_ended
 
+        # A signed-out session's cookie stays valid-looking; its id says it ended.
+        if session_ended(session.get("sid")):
+            return None
         return load_session_user(session_id)
 
     @login_manager.unauthorized_handler

@@ -12,7 +12,6 @@ import json
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from app.plugins.api import ConfigField, PluginAPI, PluginEvent, PluginInfo
 from app.plugins.hookspecs import hookimpl
@@ -40,18 +39,20 @@ class WebhooksPlugin:
                     "Signing secret",
                     kind="secret",
                     help="Leave blank to have one generated for you.",
+                    reveal=True,
                 ),
             ),
         )
 
     @hookimpl
-    def verbatim_validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
+    def verbatim_validate_config(self, config: dict[str, Any], api: PluginAPI) -> dict[str, Any]:
         url = str(config.get("url", "")).strip()
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not parts.hostname:
-            raise ValueError("The webhook URL must be an https:// address.")
-        if parts.username or parts.password:
-            raise ValueError("Put credentials in the signing secret, not in the URL.")
+        if not url:
+            raise ValueError("Enter the webhook endpoint URL.")
+        try:
+            url = api.check_url(url)  # https only, public addresses only (SECURITY.md)
+        except ValueError as e:
+            raise ValueError(f"Webhook URL refused. {e}") from None
         secret = str(config.get("secret") or "") or f"whsec_{secrets.token_urlsafe(24)}"
         return {**config, "url": url, "secret": secret}
 

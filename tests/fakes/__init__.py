@@ -1,0 +1,1 @@
+"""Real, local stand-ins for third-party services the tests cannot reach."""
