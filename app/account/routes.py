@@ -24,6 +24,17 @@ def show() -> Any:
     return render_template("account/show.html", entries=user_workspaces(current_user.id))
 
 
+@bp.get("/account/workspaces")
+@login_required
+def switcher() -> Any:
+    """The workspace switcher's list, loaded when the switcher is opened."""
+    return render_template(
+        "account/_switcher.html",
+        entries=user_workspaces(current_user.id),
+        current_slug=request.args.get("current", ""),
+    )
+
+
 @bp.post("/account/password")
 @login_required
 # The current password is checked here too: as guessable as the sign-in form.

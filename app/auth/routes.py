@@ -89,9 +89,10 @@ def signup() -> Any:
             return render_template(
                 "auth/signup.html", error=e, form=request.form, google=_google_enabled()
             ), 422
+        next_url = safe_next(request.args.get("next"))  # e.g. back to an invitation
         start_session(user)
         flash("Welcome to Verbatim. We sent you a link to confirm your email.", "success")
-        return redirect(url_for("web.index"))
+        return redirect(next_url)
     return render_template("auth/signup.html", form={}, google=_google_enabled())
 
 

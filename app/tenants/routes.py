@@ -18,10 +18,9 @@ bp: Blueprint = workspace_blueprint("workspace", __name__)
 
 @bp.get("/")
 def dashboard() -> Any:
+    members, pending = services.seat_counts()
     return render_template(
-        "workspaces/dashboard.html",
-        seats_used=services.seats_used(),
-        member_count=len(services.members(g.workspace.id)),
+        "workspaces/dashboard.html", seats_used=members + pending, member_count=members
     )
 
 

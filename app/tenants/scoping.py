@@ -6,18 +6,33 @@ returning everything when the context is missing.
 
 from __future__ import annotations
 
-from sqlalchemy import event, text
-from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+import functools
 
-from app.db import WorkspaceScoped
+from sqlalchemy import Table, event, text
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql import visitors
+
+from app.db import Base, WorkspaceScoped
 from app.tenants.context import TenancyError, current_workspace_id, unscoped_reason
 
 RLS_WORKSPACE_SETTING = "verbatim.workspace_id"
 RLS_UNSCOPED_SETTING = "verbatim.unscoped"
 
 
+@functools.cache
+def _scoped_tables() -> frozenset[Table]:
+    return frozenset(
+        m.local_table for m in Base.registry.mappers if issubclass(m.class_, WorkspaceScoped)
+    )
+
+
 def _touches_scoped(state: ORMExecuteState) -> bool:
-    return any(issubclass(m.class_, WorkspaceScoped) for m in state.all_mappers)
+    # Walk the whole statement, subqueries included: a SELECT made only of scalar
+    # subqueries has no entity of its own, so state.all_mappers would miss them.
+    if any(issubclass(m.class_, WorkspaceScoped) for m in state.all_mappers):
+        return True
+    scoped = _scoped_tables()
+    return any(isinstance(e, Table) and e in scoped for e in visitors.iterate(state.statement))
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -70,15 +85,18 @@ _SET_RLS = text(
     f" set_config('{RLS_UNSCOPED_SETTING}', :u, true)"
 )
 _APPLIED = "verbatim_rls_applied"
+_NO_CONTEXT = {"w": "", "u": "off"}
 
 
 @event.listens_for(Session, "after_begin")
 def _set_rls_on_begin(session: Session, _txn: object, connection) -> None:  # type: ignore[no-untyped-def]
     if connection.dialect.name == "postgresql":
         # is_local=true: the values die with the transaction, so a pooled connection
-        # never carries one request's tenant into the next.
+        # never carries one request's tenant into the next. For the same reason a new
+        # transaction starts with none set, which is what the empty context means.
         values = _rls_values()
-        connection.execute(_SET_RLS, values)
+        if values != _NO_CONTEXT:
+            connection.execute(_SET_RLS, values)
         session.info[_APPLIED] = values
 
 

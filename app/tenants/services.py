@@ -149,24 +149,33 @@ def members(workspace_id: uuid.UUID) -> list[tuple[Membership, object]]:
     )
 
 
+def _pending_filter():  # type: ignore[no-untyped-def]
+    return (
+        Invitation.accepted_at.is_(None),
+        Invitation.declined_at.is_(None),
+        Invitation.revoked_at.is_(None),
+        Invitation.expires_at > utcnow(),
+    )
+
+
 def pending_invitations() -> list[Invitation]:
     return list(
         db.session.scalars(
-            select(Invitation)
-            .where(
-                Invitation.accepted_at.is_(None),
-                Invitation.declined_at.is_(None),
-                Invitation.revoked_at.is_(None),
-                Invitation.expires_at > utcnow(),
-            )
-            .order_by(Invitation.created_at.desc())
+            select(Invitation).where(*_pending_filter()).order_by(Invitation.created_at.desc())
         )
     )
 
 
+def seat_counts() -> tuple[int, int]:
+    """(members, pending invitations) of the current workspace, in one query."""
+    members = select(func.count(Membership.id)).scalar_subquery()
+    pending = select(func.count(Invitation.id)).where(*_pending_filter()).scalar_subquery()
+    row = db.session.execute(select(members, pending)).one()
+    return int(row[0]), int(row[1])
+
+
 def seats_used() -> int:
-    member_count = db.session.scalar(select(func.count(Membership.id))) or 0
-    return member_count + len(pending_invitations())
+    return sum(seat_counts())
 
 
 def _lock(workspace: Workspace) -> Workspace:

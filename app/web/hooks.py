@@ -7,7 +7,6 @@ from typing import Any
 from flask import (
     Flask,
     g,
-    has_request_context,
     jsonify,
     redirect,
     render_template,
@@ -15,7 +14,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from app.errors import ServiceError
@@ -73,17 +71,17 @@ def install(app: Flask) -> None:
 
     @app.context_processor
     def _layout_context() -> dict[str, Any]:
-        workspaces = []
-        if has_request_context() and current_user.is_authenticated:
-            from app.tenants.services import user_workspaces
-
-            workspaces = user_workspaces(current_user.id)
-        return {"my_workspaces": workspaces, "workspace": g.get("workspace"), "role": g.get("role")}
+        return {"workspace": g.get("workspace"), "role": g.get("role")}
 
     def _error(status: int, message: str | None = None) -> Any:
         message = message or _MESSAGES.get(status, "Error.")
         if _wants_json():
             return jsonify(error=str(status), message=message), status
+        if request.headers.get("HX-Request") == "true":
+            # An htmx action that is refused shows its message in the page's flash area
+            # instead of swapping a whole error page into the part it meant to update.
+            body = render_template("errors/_inline.html", message=message)
+            return body, status, {"HX-Retarget": "#flash-area", "HX-Reswap": "innerHTML"}
         return render_template("errors/error.html", status=status, message=message), status
 
     for status in _MESSAGES:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import uuid
 from datetime import timedelta
 
@@ -281,6 +283,23 @@ def test_link_needs_sign_in(app, web, owner, mailbox, run_jobs):
     resp = anonymous.get(path_of(link))
     assert resp.status_code == 302
     assert resp.headers["Location"].startswith("/login?next=")
+
+
+def test_invitee_without_an_account_signs_up_and_lands_on_the_invitation(
+    app, web, owner, mailbox, run_jobs
+):
+    team = create_team(web)
+    email = unique_email("newcomer")
+    invite(web, team.slug, email)
+    link = path_of(mailed_link(run_jobs, mailbox, email))
+    newcomer = Web(app, remote_addr=ip_of(web))
+    login_page = newcomer.get(newcomer.get(link).headers["Location"]).get_data(as_text=True)
+    signup_href = re.search(r'href="(/signup\?next=[^"]+)"', login_page).group(1)
+    signup_url = html.unescape(signup_href)
+    resp = newcomer.post(signup_url, {"email": email, "password": PASSWORD})
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == link
+    assert "Accept" in newcomer.get(link).get_data(as_text=True)
 
 
 # --- re-inviting, members, roles ---------------------------------------------------------

@@ -17,7 +17,7 @@ from app.auth.models import ApiKey, User
 from app.extensions import db
 from app.tenants.context import unscoped, workspace_scope
 from app.tenants.models import Invitation, Membership, Workspace
-from tests.web import Web, make_user
+from tests.web import Web, make_user, unique_email
 
 
 def new_slug(tag: str = "team") -> str:
@@ -162,6 +162,11 @@ def test_create_team_needs_a_name(app, web, owner):
 def test_switcher_lists_personal_and_team(app, web, owner):
     team = create_team(web, "Switcher Squad")
     page = web.get(f"/w/{team.slug}/").get_data(as_text=True)
+    # The page wires the switcher to load its list when opened (htmx), as here:
+    assert f'hx-get="/account/workspaces?current={team.slug}"' in page
+    switcher = web.get(f"/account/workspaces?current={team.slug}", headers={"HX-Request": "true"})
+    assert switcher.status_code == 200
+    listing = switcher.get_data(as_text=True)
     with database(app) as s:
         personal = s.scalar(
             select(Workspace)
@@ -169,9 +174,10 @@ def test_switcher_lists_personal_and_team(app, web, owner):
             .where(Membership.user_id == owner.id, Workspace.personal.is_(True))
         )
     assert personal is not None
-    assert f'href="/w/{personal.slug}/"' in page
-    assert f'href="/w/{team.slug}/"' in page
-    assert "Switcher Squad" in page
+    assert f'href="/w/{personal.slug}/"' in listing
+    assert f'href="/w/{team.slug}/"' in listing
+    assert "Switcher Squad" in listing
+    assert 'aria-current="page"' in listing.split(f'href="/w/{team.slug}/"', 1)[1].split("</li>")[0]
     # Both dashboards open; each page lives under its own /w/<slug>/.
     assert web.get(f"/w/{personal.slug}/").status_code == 200
     assert web.get(f"/w/{team.slug}/members").status_code == 200
@@ -492,3 +498,23 @@ def test_audit_log_page_for_admins_only(app, web, web2, owner):
     add_member(app, team.id, member, "member")
     web2.login(member)
     assert web2.get(f"/w/{team.slug}/audit/").status_code == 403
+
+
+def test_refused_htmx_action_shows_its_message_in_the_flash_area(app, web, owner):
+    """A viewer's htmx action refused by role: a message fragment, retargeted."""
+    team = create_team(web)
+    viewer = make_user(app)
+    with database(app, team.id) as s:
+        s.add(Membership(user_id=viewer.id, role="viewer"))
+        s.commit()
+    other = Web(app, remote_addr="10.91.0.9")
+    other.login(viewer)
+    resp = other.post(
+        f"/w/{team.slug}/invitations", {"email": unique_email(), "role": "member"}, htmx=True
+    )
+    assert resp.status_code == 403
+    assert resp.headers["HX-Retarget"] == "#flash-area"
+    assert resp.headers["HX-Reswap"] == "innerHTML"
+    body = resp.get_data(as_text=True)
+    assert "You do not have permission to do that." in body
+    assert "<html" not in body

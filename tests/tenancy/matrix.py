@@ -24,6 +24,7 @@ PUBLIC = {
 # Signed-in, about the person rather than a workspace (no workspace in the URL).
 SIGNED_IN = {
     "account.show": ("GET", "/account"),
+    "account.switcher": ("GET", "/account/workspaces"),
     "account.change_password": ("POST", "/account/password"),
     "account.new_workspace": ("GET", "/workspaces/new"),
     "auth.logout": ("POST", "/logout"),

@@ -121,3 +121,19 @@ def test_table_has_forced_row_level_security(app, model):
         )
     assert row == (True, True)
     assert policies == 1
+
+
+def test_counts_in_subqueries_are_scoped_too(app, world):
+    """seat_counts() counts through scalar subqueries: the criteria must reach them."""
+    from app.tenants.services import seat_counts
+
+    with app.app_context():
+        with workspace_scope(world.x.workspace_id):
+            x_counts = seat_counts()
+        with workspace_scope(world.y.workspace_id):
+            y_counts = seat_counts()
+        with unscoped("test: all memberships"):
+            total = db.session.scalar(select(func.count(Membership.id)))
+    assert x_counts == (2, 1)
+    assert y_counts == (2, 1)
+    assert total > 4

@@ -17,7 +17,7 @@ document.addEventListener("click", (event) => {
 // htmx answers 4xx with the refusal's partial: show it instead of dropping it.
 document.addEventListener("htmx:beforeSwap", (event) => {
   const status = event.detail.xhr.status;
-  if (status === 422 || status === 403 || status === 404 || status === 409) {
+  if ([400, 403, 404, 409, 410, 422, 429].includes(status)) {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
   }
