@@ -94,22 +94,19 @@ def app(app_env: dict[str, str]) -> Flask:
     return create_app()
 
 
+def _client_address() -> str:
+    # Each client its own address, so per-address rate limits never collide across tests.
+    return f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
 @pytest.fixture
 def web(app: Flask) -> Web:
-    return Web(
-        app,
-        remote_addr=f"10.{random.randint(0, 255)}.{random.randint(0, 255)}."
-        f"{random.randint(1, 254)}",
-    )
+    return Web(app, remote_addr=_client_address())
 
 
 @pytest.fixture
 def web2(app: Flask) -> Web:
-    return Web(
-        app,
-        remote_addr=f"10.{random.randint(0, 255)}.{random.randint(0, 255)}."
-        f"{random.randint(1, 254)}",
-    )
+    return Web(app, remote_addr=_client_address())
 
 
 @pytest.fixture
