@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import g, jsonify, request
 from flask_limiter.util import get_remote_address
 
 from app.auth.api_keys import authenticate_api_key, key_prefix
-from app.db import utcnow
+from app.db import as_utc, utcnow
 from app.extensions import db
 from app.tenants.context import enter_workspace
 from app.tenants.models import Role, Workspace
@@ -45,9 +45,7 @@ def authenticate_request() -> Any:
     g.workspace = db.session.get(Workspace, key.workspace_id)
     g.role = Role.ADMIN  # keys are made by admins and act for the workspace
     last = key.last_used_at
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
-    if last is None or utcnow() - last > timedelta(minutes=1):
+    if last is None or utcnow() - as_utc(last) > timedelta(minutes=1):
         key.last_used_at = utcnow()  # coarse, so a busy key does not write on every call
         db.session.commit()
     return None

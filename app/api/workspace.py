@@ -21,7 +21,7 @@ from app.api.schemas import (
 )
 from app.audit.models import AuditEvent
 from app.auth import api_keys
-from app.errors import ServiceError
+from app.errors import ServiceError, refusal_status
 from app.extensions import db
 from app.tenants import services
 
@@ -33,7 +33,7 @@ def _problem(e: ServiceError) -> Response:
     # and drop the message.
     db.session.rollback()
     resp = jsonify(error=type(e).__name__.lower(), message=e.message)
-    resp.status_code = e.status if e.status != 400 else 422
+    resp.status_code = refusal_status(e)
     return resp
 
 

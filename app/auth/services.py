@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.auth.models import OAuthIdentity, User, UserToken
 from app.auth.passwords import check_strength, hash_password, needs_rehash, verify_password
-from app.db import utcnow
+from app.db import as_utc, utcnow
 from app.errors import ServiceError
 from app.extensions import db
 from app.mail.service import queue_mail
@@ -132,7 +132,7 @@ def _consume_token(raw: str, purpose: str) -> UserToken:
     )
     if token is None or token.used_at is not None:
         raise ServiceError("This link is invalid or has already been used.")
-    if token.expires_at.replace(tzinfo=token.expires_at.tzinfo or utcnow().tzinfo) < utcnow():
+    if as_utc(token.expires_at) < utcnow():
         raise ServiceError("This link has expired. Ask for a new one.")
     token.used_at = utcnow()
     return token

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from app.errors import ServiceError
+from app.errors import ServiceError, refusal_status
 from app.extensions import db
 from app.plugins.events import recent_deliveries, send_test_event
 from app.plugins.manager import registry, set_plugin, workspace_settings
@@ -28,7 +28,7 @@ def _page(status: int = 200, **extra: Any) -> Any:
 
 def _refused(e: ServiceError, name: str) -> Any:
     db.session.rollback()  # a refused change leaves nothing behind
-    return _page(e.status if e.status != 400 else 422, error=e, failed=name)
+    return _page(refusal_status(e), error=e, failed=name)
 
 
 @bp.get("/")

@@ -7,19 +7,21 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from app.errors import ServiceError
+from app.errors import ServiceError, refusal_status
 from app.extensions import db
 from app.tenants import services
-from app.tenants.context import workspace_scope
 from app.tenants.models import Workspace
 
 bp = Blueprint("invitations", __name__, url_prefix="/invitations")
 
 
 def _refused(message: str, status: int) -> Any:
-    # A used, expired or withdrawn link is gone for good: 410 says so to clients too.
-    status = status if status != 400 else 410
     return render_template("errors/error.html", status=status, message=message), status
+
+
+def _link_refused(e: ServiceError) -> Any:
+    # A used, expired or withdrawn link is gone for good: 410 says so to clients too.
+    return _refused(e.message, refusal_status(e, 410))
 
 
 @bp.get("/<token>")
@@ -28,12 +30,11 @@ def show(token: str) -> Any:
     try:
         invitation = services.find_invitation(token)
     except ServiceError as e:
-        return _refused(e.message, e.status)
+        return _link_refused(e)
     problem = services.invitation_problem(invitation)
     if problem:
         return _refused(problem, 410)
-    with workspace_scope(invitation.workspace_id):
-        workspace = db.session.get(Workspace, invitation.workspace_id)
+    workspace = db.session.get(Workspace, invitation.workspace_id)
     return render_template(
         "invitations/show.html",
         invitation=invitation,
@@ -49,7 +50,7 @@ def accept(token: str) -> Any:
     try:
         workspace = services.accept_invitation(token, current_user)
     except ServiceError as e:
-        return _refused(e.message, e.status)
+        return _link_refused(e)
     flash(f"You joined {workspace.name}.", "success")
     return redirect(url_for("workspace.dashboard", slug=workspace.slug))
 
@@ -60,6 +61,6 @@ def decline(token: str) -> Any:
     try:
         services.decline_invitation(token, current_user)
     except ServiceError as e:
-        return _refused(e.message, e.status)
+        return _link_refused(e)
     flash("Invitation declined.", "info")
     return redirect(url_for("web.index"))

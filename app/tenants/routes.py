@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from app.errors import ServiceError
+from app.errors import ServiceError, refusal_status
 from app.extensions import db
 from app.forms import field, parse_id
 from app.tenants import services
@@ -46,7 +46,7 @@ def _act(action: Any, success: str) -> Any:
         action()
     except ServiceError as e:
         db.session.rollback()  # a refused action leaves nothing half-done behind
-        return _members_page(e.status if e.status != 400 else 422, error=e, form=request.form)
+        return _members_page(refusal_status(e), error=e, form=request.form)
     if is_htmx():
         # The partial replaces #members in place, so it carries the confirmation itself.
         return _members_page(notice=success)
@@ -126,7 +126,6 @@ def delete() -> Any:
     try:
         services.delete_workspace(g.workspace, g.role, field("confirm"))
     except ServiceError as e:
-        status = e.status if e.status != 400 else 422
-        return render_template("workspaces/settings.html", error=e, form={}), status
+        return render_template("workspaces/settings.html", error=e, form={}), refusal_status(e)
     flash(f"{name} was deleted.", "success")
     return redirect(url_for("web.index"))

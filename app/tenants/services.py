@@ -6,13 +6,13 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.service import record
-from app.db import utcnow
+from app.db import as_utc, utcnow
 from app.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.extensions import db
 from app.mail.service import queue_mail
@@ -257,18 +257,13 @@ def revoke_invitation(invitation_id: uuid.UUID) -> None:
     db.session.commit()
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive UTC; PostgreSQL an aware value in the session's time zone.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def invitation_problem(invitation: Invitation) -> str | None:
     """Why the link can no longer be used, or None while it is open."""
     if invitation.accepted_at or invitation.declined_at:
         return "This invitation has already been used."
     if invitation.revoked_at:
         return "This invitation was withdrawn. Ask for a new one."
-    if _aware(invitation.expires_at) <= utcnow():
+    if as_utc(invitation.expires_at) <= utcnow():
         return "This invitation has expired. Ask for a new one."
     return None
 
@@ -398,9 +393,10 @@ def remove_member(actor: Membership, membership_id: uuid.UUID) -> None:
         raise ServiceError("Use 'Leave workspace' to remove yourself.")
     if target.role == Role.ADMIN.value and actor.role != Role.OWNER.value:
         raise Forbidden("Only the owner can remove an admin.")
+    email = _email_of(target)
     db.session.delete(target)
-    record("member.removed", target=target, details={"email": _email_of(target)})
-    emit("member.removed", {"user_id": str(target.user_id), "email": _email_of(target)})
+    record("member.removed", target=target, details={"email": email})
+    emit("member.removed", {"user_id": str(target.user_id), "email": email})
     db.session.commit()
 
 
