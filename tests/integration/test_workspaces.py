@@ -504,9 +504,7 @@ def test_refused_htmx_action_shows_its_message_in_the_flash_area(app, web, owner
     """A viewer's htmx action refused by role: a message fragment, retargeted."""
     team = create_team(web)
     viewer = make_user(app)
-    with database(app, team.id) as s:
-        s.add(Membership(user_id=viewer.id, role="viewer"))
-        s.commit()
+    add_member(app, team.id, viewer, "viewer")
     other = Web(app, remote_addr="10.91.0.9")
     other.login(viewer)
     resp = other.post(
