@@ -70,10 +70,6 @@ class Settings(BaseSettings):
     def effective_migration_url(self) -> str:
         return self.migration_database_url or self.database_url
 
-    @property
-    def is_postgres(self) -> bool:
-        return self.database_url.startswith("postgresql")
-
 
 def load_settings(**overrides: object) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
