@@ -92,9 +92,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.auth.google import bp as google_bp
     from app.auth.google import register_google
     from app.auth.routes import bp as auth_bp
+    from app.ingest.routes import bp as uploads_bp
     from app.plugins.routes import bp as plugins_bp
     from app.tenants.invitation_routes import bp as invitations_bp
     from app.tenants.routes import bp as workspace_bp
+    from app.transcripts.routes import bp as transcripts_bp
     from app.web.routes import bp as web_bp
 
     register_google(app)
@@ -108,6 +110,8 @@ def _register_blueprints(app: Flask) -> None:
         api_keys_bp,
         audit_bp,
         plugins_bp,
+        transcripts_bp,
+        uploads_bp,
     ):
         app.register_blueprint(bp)
     init_api(app)

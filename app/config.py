@@ -66,9 +66,62 @@ class Settings(BaseSettings):
     )
     outbound_timeout_seconds: float = Field(10.0, description="Timeout of outbound HTTP calls.")
 
+    # Ingest and audio lifecycle.
+    staging_dir: str = Field(
+        "var/staging",
+        description="Encrypted audio awaiting transcription; shared by web and workers.",
+    )
+    audio_deadline_hours: float = Field(
+        24.0, description="The sweeper deletes staged audio older than this, whatever its job."
+    )
+    upload_max_bytes: int = Field(5 * 1024**3, description="Largest file one upload may be.")
+    upload_chunk_max_bytes: int = Field(
+        64 * 1024**2, description="Largest piece one resumable-upload request may carry."
+    )
+    upload_ttl_hours: float = Field(24.0, description="An unfinished upload expires after this.")
+    max_audio_seconds: int = Field(4 * 3600, description="Longest recording accepted.")
+    url_max_bytes: int = Field(2 * 1024**3, description="Largest download from a link.")
+    url_extractors: str = Field(
+        "youtube,vimeo,soundcloud,dailymotion,twitch,tiktok,bandcamp,mixcloud,applepodcasts,"
+        "spotify,ted,archiveorg,wistia,loom",
+        description="yt-dlp extractors links may use (comma-separated); no generic one.",
+    )
+    url_allow_http: bool = Field(False, description="Accept plain-http links (tests only).")
+
+    # Transcription.
+    models_dir: str = Field("var/models", description="Local model directories, one per model.")
+    hub_models: str = Field(
+        "tiny,base,small,large-v3-turbo",
+        description="Model names fetched from the hub on first use (comma-separated).",
+    )
+    allow_model_download: bool = Field(True, description="Let engines download hub models.")
+    default_engine: str = Field("faster-whisper", description="Engine used when none is asked.")
+    default_model: str = Field("", description="Model used when none is asked; empty: first.")
+    engine_device: str = Field("auto", description="auto, cpu or cuda.")
+    engine_compute_type: str = Field("default", description="CTranslate2 compute type.")
+    engine_cpu_threads: int = Field(0, description="CPU threads per engine; 0: library default.")
+    hf_token: str = Field("", description="Hugging Face token for gated diarization models.")
+    transcribe_retries: int = Field(2, description="Retries of a failed transcription job.")
+    job_timeout_base_seconds: int = Field(600, description="Job timeout before audio length.")
+    job_timeout_per_audio_second: float = Field(
+        2.0, description="Extra job timeout per second of audio."
+    )
+    heartbeat_seconds: float = Field(10.0, description="How often a running job reports in.")
+    stalled_after_seconds: float = Field(
+        90.0, description="A running job silent this long is requeued or failed."
+    )
+
     @cached_property
     def effective_migration_url(self) -> str:
         return self.migration_database_url or self.database_url
+
+    @property
+    def url_extractor_list(self) -> tuple[str, ...]:
+        return tuple(x.strip() for x in self.url_extractors.split(",") if x.strip())
+
+    @property
+    def hub_model_list(self) -> tuple[str, ...]:
+        return tuple(x.strip() for x in self.hub_models.split(",") if x.strip())
 
 
 def load_settings(**overrides: object) -> Settings:

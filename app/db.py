@@ -42,6 +42,7 @@ class Base(DeclarativeBase):
         uuid.UUID: Uuid(),
         datetime: DateTime(timezone=True),
         dict: JSON(),
+        list: JSON(),
     }
 
 

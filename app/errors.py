@@ -36,3 +36,7 @@ class Forbidden(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class TooLarge(ServiceError):
+    status = 413

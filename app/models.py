@@ -2,9 +2,12 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey, OAuthIdentity, User, UserToken
+from app.billing.models import UsageRecord
+from app.ingest.models import StagedAudio, Upload
 from app.mail.models import OutboundEmail
 from app.plugins.models import EventDelivery, IntegrationEvent, PluginSetting
 from app.tenants.models import Invitation, Membership, Role, Workspace
+from app.transcripts.models import Transcript, TranscriptSegment, TranscriptSpeaker
 
 __all__ = [
     "ApiKey",
@@ -17,6 +20,12 @@ __all__ = [
     "OutboundEmail",
     "PluginSetting",
     "Role",
+    "StagedAudio",
+    "Transcript",
+    "TranscriptSegment",
+    "TranscriptSpeaker",
+    "Upload",
+    "UsageRecord",
     "User",
     "UserToken",
     "Workspace",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import tempfile
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -47,11 +49,18 @@ def services() -> Iterator[SimpleNamespace]:
     mailbox.start()
     oidc = OIDCProvider()  # stands in for Google's OpenID provider
     oidc.start()
+    staging_dir = tempfile.mkdtemp(prefix="verbatim-staging-")
     try:
         yield SimpleNamespace(
-            owner_url=owner_url, app_url=app_url, redis_url=redis_url, mailbox=mailbox, oidc=oidc
+            owner_url=owner_url,
+            app_url=app_url,
+            redis_url=redis_url,
+            mailbox=mailbox,
+            oidc=oidc,
+            staging_dir=staging_dir,
         )
     finally:
+        shutil.rmtree(staging_dir, ignore_errors=True)
         oidc.stop()
         mailbox.stop()
         for service in reversed(started):
@@ -81,6 +90,12 @@ def app_env(services: SimpleNamespace) -> dict[str, str]:
         "VERBATIM_GOOGLE_CLIENT_ID": services.oidc.client_id,
         "VERBATIM_GOOGLE_CLIENT_SECRET": services.oidc.client_secret,
         "VERBATIM_GOOGLE_METADATA_URL": services.oidc.metadata_url,
+        "VERBATIM_STAGING_DIR": services.staging_dir,
+        "VERBATIM_MODELS_DIR": str(ROOT / "tests" / "fixtures" / "models"),
+        "VERBATIM_HUB_MODELS": "",
+        "VERBATIM_ALLOW_MODEL_DOWNLOAD": "false",
+        "VERBATIM_DEFAULT_MODEL": "tiny-random",
+        "VERBATIM_ENGINE_CPU_THREADS": "1",
     }
     services.oidc.redirect_uris.add(env["VERBATIM_BASE_URL"] + "/auth/google/callback")
     # Forked work horses and subprocess workers build their app from the environment.

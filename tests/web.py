@@ -74,6 +74,16 @@ class Web:
         kw.setdefault("base_url", BASE)
         return self.client.post(url, data=data, headers=headers, **kw)
 
+    def send(self, method: str, url: str, *, htmx: bool = False, **kw: Any) -> TestResponse:
+        """Any method, CSRF token in the header (as the browser's scripts and htmx send it)."""
+        headers = dict(kw.pop("headers", {}))
+        headers["X-CSRFToken"] = self.csrf()
+        if htmx:
+            headers["HX-Request"] = "true"
+        headers.setdefault("Referer", f"{BASE}/")
+        kw.setdefault("base_url", BASE)
+        return self.client.open(url, method=method, headers=headers, **kw)
+
     def login(self, user: User, password: str = PASSWORD) -> TestResponse:
         resp = self.post("/login", {"email": user.email, "password": password})
         assert resp.status_code == 302, resp.get_data(as_text=True)

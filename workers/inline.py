@@ -41,19 +41,28 @@ class ThreadScheduler(RQScheduler):
         pass
 
 
-def start(app: Flask) -> threading.Thread:
+def start(app: Flask) -> list[threading.Thread]:
+    """Two worker threads, so a long transcription does not hold up mail and indexing,
+    plus RQ's retry scheduler and the periodic jobs (sweeper, reaper)."""
+    from workers.schedule import start_thread as start_cron
+
     adopt_app(app)
     with app.app_context():
         conn = redis()
-    worker = ThreadWorker(list(QUEUES), connection=conn)
-
-    def _run() -> None:
-        worker.work(logging_level="WARNING")
-
+    threads = []
+    for name, queues in (("transcribe", ["gpu"]), ("other", [q for q in QUEUES if q != "gpu"])):
+        worker = ThreadWorker(queues, connection=conn)
+        thread = threading.Thread(
+            target=worker.work,
+            kwargs={"logging_level": "WARNING"},
+            name=f"verbatim-inline-worker-{name}",
+            daemon=True,
+        )
+        thread.start()
+        threads.append(thread)
     scheduler = ThreadScheduler(list(QUEUES), conn)
     scheduler.acquire_locks()
     threading.Thread(target=scheduler.work, name="verbatim-inline-scheduler", daemon=True).start()
-    thread = threading.Thread(target=_run, name="verbatim-inline-worker", daemon=True)
-    thread.start()
-    log.info("inline worker started on queues %s", ", ".join(QUEUES))
-    return thread
+    threads.append(start_cron(conn))
+    log.info("inline workers started on queues %s", ", ".join(QUEUES))
+    return threads

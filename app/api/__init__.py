@@ -51,6 +51,8 @@ class VerbatimApi(Api):
 
 
 def init_api(app: Flask) -> Api:
+    from app.api.transcripts import bp as transcripts_bp
+    from app.api.uploads import bp as uploads_bp
     from app.api.workspace import bp as workspace_bp
 
     api = VerbatimApi(
@@ -69,7 +71,7 @@ def init_api(app: Flask) -> Api:
         "ApiKey", {"type": "http", "scheme": "bearer", "description": "A workspace API key"}
     )
     api.spec.options["security"] = [{"ApiKey": []}]
-    for bp in (workspace_bp,):
+    for bp in (workspace_bp, transcripts_bp, uploads_bp):
         api.register_blueprint(bp)
     app.extensions["verbatim.api"] = api
     return api

@@ -13,11 +13,14 @@ from flask import Flask
 from app.auth.api_keys import create_api_key
 from app.db import utcnow
 from app.extensions import db
+from app.ingest import staging
+from app.ingest.models import Upload
 from app.plugins.models import PluginSetting
 from app.security.tokens import new_token
 from app.tenants.context import workspace_scope
 from app.tenants.models import Invitation, Membership, Role
 from app.tenants.services import create_workspace
+from app.transcripts.models import Status, Transcript, TranscriptSegment, TranscriptSpeaker
 from tests.web import make_user, unique_email
 
 
@@ -32,6 +35,9 @@ class Side:
     invitation_token: str
     api_key_id: uuid.UUID
     api_key: str
+    transcript_id: uuid.UUID
+    upload_id: uuid.UUID
+    group_id: uuid.UUID
 
 
 @dataclass
@@ -59,6 +65,7 @@ def _side(app: Flask, tag: str) -> Side:
             )
             db.session.commit()
             key, key_raw = create_api_key(f"key {tag}", owner.id)
+            transcript, upload = _transcript_and_upload(owner.id, tag)
             return Side(
                 ws.slug,
                 ws.id,
@@ -69,7 +76,52 @@ def _side(app: Flask, tag: str) -> Side:
                 raw,
                 key.id,
                 key_raw,
+                transcript.id,
+                upload.id,
+                transcript.compare_group,
             )
+
+
+def _transcript_and_upload(owner_id: uuid.UUID, tag: str) -> tuple[Transcript, Upload]:
+    """A completed transcript with a speaker, and an open upload (current workspace)."""
+    staged = staging.create()
+    transcript = Transcript(
+        title=f"Secret transcript {tag}",
+        uploader_id=owner_id,
+        status=Status.COMPLETED,
+        engine="faster-whisper",
+        model="tiny-random",
+        duration_seconds=3.0,
+        compare_group=uuid.uuid4(),
+        speaker_count=1,
+    )
+    db.session.add(transcript)
+    db.session.flush()
+    db.session.add_all(
+        [
+            TranscriptSegment(
+                transcript_id=transcript.id,
+                position=0,
+                start=0.0,
+                end=1.0,
+                text=f"the words of {tag}",
+                speaker="SPEAKER_00",
+                words=[],
+            ),
+            TranscriptSpeaker(transcript_id=transcript.id, label="SPEAKER_00", name="Speaker 1"),
+        ]
+    )
+    upload = Upload(
+        user_id=owner_id,
+        staged_audio_id=staged.id,
+        filename=f"{tag}.mp3",
+        size=10,
+        options={},
+        expires_at=utcnow() + timedelta(days=1),
+    )
+    db.session.add(upload)
+    db.session.commit()
+    return transcript, upload
 
 
 @pytest.fixture(scope="module")

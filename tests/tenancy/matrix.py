@@ -1,7 +1,8 @@
 """The tenancy matrix: every route of the app, and how to reach another workspace with it.
 
 A route missing here fails the suite (test_routes.py::test_every_route_has_an_entry).
-Placeholders: {slug} {membership_id} {invitation_id} {api_key_id} {plugin} {token}.
+Placeholders: {slug} {membership_id} {invitation_id} {api_key_id} {plugin} {token}
+{transcript_id} {upload_id} {label} {group_id}.
 """
 
 from __future__ import annotations
@@ -52,6 +53,25 @@ WORKSPACE = {
     "plugins.index": ("GET", "/w/{slug}/plugins/"),
     "plugins.update": ("POST", "/w/{slug}/plugins/{plugin}"),
     "plugins.test_event": ("POST", "/w/{slug}/plugins/{plugin}/test"),
+    "transcripts.index": ("GET", "/w/{slug}/transcripts/"),
+    "transcripts.new": ("GET", "/w/{slug}/transcripts/new"),
+    "transcripts.create_from_link": ("POST", "/w/{slug}/transcripts/link"),
+    "transcripts.bulk_delete": ("POST", "/w/{slug}/transcripts/delete"),
+    "transcripts.show": ("GET", "/w/{slug}/transcripts/{transcript_id}"),
+    "transcripts.status": ("GET", "/w/{slug}/transcripts/{transcript_id}/status"),
+    "transcripts.cancel": ("POST", "/w/{slug}/transcripts/{transcript_id}/cancel"),
+    "transcripts.retry": ("POST", "/w/{slug}/transcripts/{transcript_id}/retry"),
+    "transcripts.rename": ("POST", "/w/{slug}/transcripts/{transcript_id}/rename"),
+    "transcripts.delete": ("POST", "/w/{slug}/transcripts/{transcript_id}/delete"),
+    "transcripts.rename_speaker": (
+        "POST",
+        "/w/{slug}/transcripts/{transcript_id}/speakers/{label}",
+    ),
+    "transcripts.compare": ("GET", "/w/{slug}/transcripts/compare/{group_id}"),
+    "uploads.create": ("POST", "/w/{slug}/uploads/"),
+    "uploads.append": ("PATCH", "/w/{slug}/uploads/{upload_id}"),
+    "uploads.offset": ("HEAD", "/w/{slug}/uploads/{upload_id}"),
+    "uploads.abort": ("DELETE", "/w/{slug}/uploads/{upload_id}"),
 }
 
 # /api/v1: the workspace comes from the API key.
@@ -64,6 +84,31 @@ API = {
     "api_workspace.list_keys": ("GET", "/api/v1/api-keys"),
     "api_workspace.revoke_key": ("DELETE", "/api/v1/api-keys/{api_key_id}"),
     "api_workspace.list_audit_events": ("GET", "/api/v1/audit-events"),
+    "api_transcripts.list_engines": ("GET", "/api/v1/engines"),
+    "api_transcripts.list_transcripts": ("GET", "/api/v1/transcripts"),
+    "api_transcripts.create_from_link": ("POST", "/api/v1/transcripts"),
+    "api_transcripts.create_from_file": ("POST", "/api/v1/transcripts/file"),
+    "api_transcripts.get_transcript": ("GET", "/api/v1/transcripts/{transcript_id}"),
+    "api_transcripts.update_transcript": ("PATCH", "/api/v1/transcripts/{transcript_id}"),
+    "api_transcripts.delete_transcript": ("DELETE", "/api/v1/transcripts/{transcript_id}"),
+    "api_transcripts.get_content": ("GET", "/api/v1/transcripts/{transcript_id}/content"),
+    "api_transcripts.cancel_transcript": ("POST", "/api/v1/transcripts/{transcript_id}/cancel"),
+    "api_transcripts.retry_transcript": ("POST", "/api/v1/transcripts/{transcript_id}/retry"),
+    "api_transcripts.rename_speaker": (
+        "PATCH",
+        "/api/v1/transcripts/{transcript_id}/speakers/{label}",
+    ),
+    "api_uploads.create_upload": ("POST", "/api/v1/uploads"),
+    "api_uploads.get_upload": ("GET", "/api/v1/uploads/{upload_id}"),
+    "api_uploads.append_upload": ("PATCH", "/api/v1/uploads/{upload_id}"),
+    "api_uploads.abort_upload": ("DELETE", "/api/v1/uploads/{upload_id}"),
 }
 
-CHILD_PLACEHOLDERS = ("{membership_id}", "{invitation_id}", "{api_key_id}")
+CHILD_PLACEHOLDERS = (
+    "{membership_id}",
+    "{invitation_id}",
+    "{api_key_id}",
+    "{transcript_id}",
+    "{upload_id}",
+    "{group_id}",
+)

@@ -33,6 +33,10 @@ def fill(template: str, side: Side | None, *, slug: str | None = None) -> str:
         "api_key_id": side.api_key_id if side else uuid.uuid4(),
         "plugin": "webhooks",
         "token": side.invitation_token if side else "no-such-token",
+        "transcript_id": side.transcript_id if side else uuid.uuid4(),
+        "upload_id": side.upload_id if side else uuid.uuid4(),
+        "group_id": side.group_id if side else uuid.uuid4(),
+        "label": "SPEAKER_00",
     }
     return template.format(**values)
 
@@ -40,6 +44,9 @@ def fill(template: str, side: Side | None, *, slug: str | None = None) -> str:
 def request(web: Web, method: str, url: str, *, htmx: bool = False):
     if method == "GET":
         return web.get(url, headers={"HX-Request": "true"} if htmx else {})
+    if method != "POST":
+        headers = {"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+        return web.send(method, url, htmx=htmx, headers=headers, data=b"x")
     return web.post(
         url,
         {
@@ -159,8 +166,17 @@ def test_invitation_of_another_workspace_does_not_let_you_in(owner_x, world):
 def api(app, key: str | None, method: str, url: str):
     client = app.test_client()
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    body = {"email": f"api-{uuid.uuid4().hex[:6]}@example.test", "role": "member"}
-    return client.open(url, method=method, headers=headers, json=body if method == "POST" else None)
+    if method == "PATCH" and "/uploads/" in url:
+        headers |= {"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+        return client.open(url, method=method, headers=headers, data=b"x")
+    body = {
+        "email": f"api-{uuid.uuid4().hex[:6]}@example.test",
+        "role": "member",
+        "title": "t",
+        "name": "n",
+    }
+    with_body = method in ("POST", "PATCH")
+    return client.open(url, method=method, headers=headers, json=body if with_body else None)
 
 
 @pytest.mark.parametrize("endpoint", sorted(API))

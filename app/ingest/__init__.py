@@ -1,0 +1,1 @@
+"""Getting audio in: uploads, recordings, links; probing; encrypted staging."""

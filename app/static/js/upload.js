@@ -1,0 +1,388 @@
+// Resumable uploads to /w/<slug>/uploads/ (app/ingest/routes.py): open the upload, send
+// the file in pieces with XHR (for progress events), and after a dropped connection ask
+// the server where it stands (HEAD) and carry on from there. Two files at a time.
+// window.VerbatimUpload.enqueue(blob, {filename, source, title, list}) is also used by
+// recorder.js for browser recordings.
+(() => {
+  "use strict";
+
+  const root = document.querySelector("[data-upload]");
+  if (!root) return;
+
+  const PARALLEL = 2;
+  const MAX_TRIES = 6; // network failures in a row before giving up on a file
+  const createUrl = root.dataset.createUrl;
+  const defaultList = document.getElementById("upload-list");
+  const waiting = [];
+  let running = 0;
+
+  class NetworkError extends Error {}
+  class Cancelled extends Error {}
+
+  function csrfToken() {
+    // base.html gives htmx the token in hx-headers; the same token serves these requests.
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
+    } catch (_err) {
+      return "";
+    }
+  }
+
+  function field(id) {
+    const el = document.getElementById(id);
+    return el && !el.disabled ? el.value.trim() : "";
+  }
+
+  // The same options the link form posts (templates/transcripts/new.html).
+  function jobOptions() {
+    const pair = field("opt-model");
+    const cut = pair.indexOf(":");
+    const box = document.getElementById("opt-diarize");
+    const diarize = Boolean(box && !box.disabled && box.checked);
+    return {
+      engine: cut > 0 ? pair.slice(0, cut) : "",
+      model: cut > 0 ? pair.slice(cut + 1) : pair,
+      language: field("opt-language-code") || field("opt-language"),
+      diarize,
+      min_speakers: diarize ? field("opt-min-speakers") || null : null,
+      max_speakers: diarize ? field("opt-max-speakers") || null : null,
+      compare_model: field("opt-compare") || null,
+    };
+  }
+
+  function sizeText(bytes) {
+    const units = ["bytes", "KB", "MB", "GB", "TB"];
+    let n = bytes;
+    let i = 0;
+    while (n >= 1000 && i < units.length - 1) {
+      n /= 1000;
+      i += 1;
+    }
+    return i === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[i]}`;
+  }
+
+  function problem(status, body) {
+    if (body && typeof body.message === "string") return body.message;
+    const known = {
+      400: "The request was refused; reload the page and try again.",
+      403: "Your role in this workspace cannot start transcripts.",
+      404: "This upload no longer exists; start again.",
+      413: "That is too large.",
+      429: "Too many requests; wait a little and try again.",
+    };
+    return known[status] || `The upload failed (HTTP ${status}).`;
+  }
+
+  function sleep(ms) {
+    return new Promise((resolve) => {
+      setTimeout(resolve, ms);
+    });
+  }
+
+  function backoff(tries) {
+    return Math.min(30000, 1000 * 2 ** (tries - 1)) + Math.random() * 500;
+  }
+
+  class UploadJob {
+    constructor(file, meta) {
+      this.file = file;
+      this.meta = meta;
+      this.name = meta.filename || file.name || "recording";
+      this.options = jobOptions(); // as chosen when the file was added
+      this.offset = 0;
+      this.url = null;
+      this.xhr = null;
+      this.cancelled = false;
+      this.finished = false;
+      this.render(meta.list || defaultList);
+    }
+
+    render(list) {
+      const li = document.createElement("li");
+      li.className = "upload-item";
+      const head = document.createElement("div");
+      head.className = "upload-head";
+      const name = document.createElement("span");
+      name.className = "name";
+      name.textContent = this.name;
+      const size = document.createElement("small");
+      size.textContent = sizeText(this.file.size);
+      this.cancelButton = document.createElement("button");
+      this.cancelButton.type = "button";
+      this.cancelButton.className = "small secondary";
+      this.cancelButton.textContent = "Cancel";
+      this.cancelButton.addEventListener("click", () => this.cancel());
+      head.append(name, " ", size, " ", this.cancelButton);
+      const bar = document.createElement("div");
+      bar.className = "upload-bar";
+      this.bar = document.createElement("progress");
+      this.bar.max = 100;
+      this.bar.value = 0;
+      this.bar.setAttribute("aria-label", `Upload of ${this.name}`);
+      this.pct = document.createElement("span");
+      this.pct.className = "pct";
+      this.pct.textContent = "0%";
+      bar.append(this.bar, this.pct);
+      this.state = document.createElement("p");
+      this.state.className = "state";
+      this.state.setAttribute("role", "status");
+      this.state.textContent = "Waiting for a free slot…";
+      li.append(head, bar, this.state);
+      list.append(li);
+      this.el = li;
+    }
+
+    say(text, kind) {
+      this.state.textContent = text;
+      this.el.dataset.state = kind || "";
+    }
+
+    progress(sent) {
+      const pct = this.file.size ? Math.floor((sent / this.file.size) * 100) : 100;
+      this.bar.value = pct;
+      this.pct.textContent = `${pct}%`;
+      if (sent >= this.file.size) this.say("Checking the file…", "checking");
+    }
+
+    async run() {
+      if (this.cancelled) return;
+      try {
+        this.say("Starting…", "running");
+        await this.open();
+        const result = await this.sendAll();
+        this.done(result);
+      } catch (err) {
+        if (!this.cancelled) this.fail(err.message);
+      }
+    }
+
+    async open() {
+      const body = {
+        filename: this.name,
+        size: this.file.size,
+        source: this.meta.source || "upload",
+        title: this.meta.title || null,
+        ...this.options,
+      };
+      for (let tries = 1; ; tries += 1) {
+        let resp;
+        try {
+          resp = await fetch(createUrl, {
+            method: "POST",
+            credentials: "same-origin",
+            headers: {
+              "Content-Type": "application/json",
+              Accept: "application/json",
+              "X-CSRFToken": csrfToken(),
+            },
+            body: JSON.stringify(body),
+          });
+        } catch (_err) {
+          if (tries >= 3) throw new Error("The server could not be reached; try again later.");
+          await sleep(backoff(tries));
+          continue;
+        }
+        const reply = await resp.json().catch(() => null);
+        if (resp.status !== 201 || !reply) throw new Error(problem(resp.status, reply));
+        this.url = reply.upload_url;
+        this.chunk = reply.chunk_size;
+        this.offset = reply.offset || 0;
+        return;
+      }
+    }
+
+    async sendAll() {
+      let tries = 0;
+      for (;;) {
+        if (this.cancelled) throw new Cancelled();
+        const end = Math.min(this.offset + this.chunk, this.file.size);
+        let reply;
+        try {
+          reply = await this.sendPiece(this.offset, end);
+        } catch (err) {
+          if (this.cancelled || err instanceof Cancelled) throw new Cancelled();
+          reply = null;
+        }
+        if (reply && reply.status === 200 && reply.body) {
+          tries = 0;
+          this.offset = reply.body.offset;
+          this.progress(this.offset);
+          if (reply.body.complete) return reply.body;
+          continue;
+        }
+        if (reply && reply.status === 409 && reply.body && typeof reply.body.offset === "number") {
+          const body = reply.body;
+          if (body.upload_status === "done") return { transcripts: [] };
+          if (body.upload_status !== "open") throw new Error(problem(409, body));
+          if (body.offset !== this.offset) {
+            this.offset = body.offset; // the server has more (or less): go on from there
+            continue;
+          }
+          // Same offset: another request still writes (an earlier, dropped one); wait.
+        } else if (reply && reply.status < 500 && reply.status !== 429 && reply.status !== 0) {
+          throw new Error(problem(reply.status, reply.body));
+        }
+        // The connection dropped or the server stumbled: wait, ask where it stands, resume.
+        tries += 1;
+        if (tries > MAX_TRIES) {
+          throw new Error("The connection kept failing; the upload stopped. Try again later.");
+        }
+        this.say(`Connection lost; retrying (attempt ${tries} of ${MAX_TRIES})…`, "retrying");
+        await sleep(backoff(tries));
+        if (this.cancelled) throw new Cancelled();
+        await this.learnOffset();
+      }
+    }
+
+    sendPiece(start, end) {
+      return new Promise((resolve, reject) => {
+        const xhr = new XMLHttpRequest();
+        this.xhr = xhr;
+        xhr.open("PATCH", this.url);
+        xhr.responseType = "json";
+        xhr.setRequestHeader("Content-Type", "application/offset+octet-stream");
+        xhr.setRequestHeader("Upload-Offset", String(start));
+        xhr.setRequestHeader("X-CSRFToken", csrfToken());
+        xhr.setRequestHeader("Accept", "application/json");
+        xhr.upload.addEventListener("progress", (event) => {
+          if (event.lengthComputable) this.progress(start + event.loaded);
+        });
+        xhr.addEventListener("load", () => {
+          this.xhr = null;
+          resolve({ status: xhr.status, body: xhr.response });
+        });
+        xhr.addEventListener("error", () => {
+          this.xhr = null;
+          reject(new NetworkError("network"));
+        });
+        xhr.addEventListener("timeout", () => {
+          this.xhr = null;
+          reject(new NetworkError("timeout"));
+        });
+        xhr.addEventListener("abort", () => {
+          this.xhr = null;
+          reject(new Cancelled());
+        });
+        if (start === 0 || this.el.dataset.state !== "running") this.say("Uploading…", "running");
+        xhr.send(this.file.slice(start, end));
+      });
+    }
+
+    async learnOffset() {
+      try {
+        const resp = await fetch(this.url, {
+          method: "HEAD",
+          credentials: "same-origin",
+          cache: "no-store",
+        });
+        const offset = Number(resp.headers.get("Upload-Offset"));
+        if (resp.status === 204 && Number.isFinite(offset)) {
+          this.offset = offset;
+          this.progress(offset);
+        }
+      } catch (_err) {
+        // Still offline: the next attempt fails fast and counts as a try.
+      }
+    }
+
+    cancel() {
+      if (this.finished) return;
+      this.cancelled = true;
+      this.finished = true;
+      if (this.xhr) this.xhr.abort();
+      if (this.url) {
+        fetch(this.url, {
+          method: "DELETE",
+          credentials: "same-origin",
+          headers: { "X-CSRFToken": csrfToken() },
+        }).catch(() => {
+          // Unfinished uploads expire and are deleted by the sweeper anyway.
+        });
+      }
+      this.cancelButton.remove();
+      this.say("Cancelled; nothing was kept.", "cancelled");
+    }
+
+    done(result) {
+      this.finished = true;
+      this.cancelButton.remove();
+      this.bar.value = 100;
+      this.pct.textContent = "100%";
+      const links = result.transcripts || [];
+      this.say(
+        links.length
+          ? "Uploaded. The transcript is queued: "
+          : "Uploaded. The transcript is in the list: ",
+        "done",
+      );
+      const targets = links.length
+        ? links.map((t, i) => [t.url, links.length > 1 ? `transcript ${i + 1}` : "open it"])
+        : [[root.dataset.listingUrl || "../transcripts/", "transcripts"]];
+      if (result.compare_url) targets.push([result.compare_url, "compare"]);
+      targets.forEach(([href, text], i) => {
+        const a = document.createElement("a");
+        a.href = href;
+        a.textContent = text;
+        if (i) this.state.append(" · ");
+        this.state.append(a);
+      });
+    }
+
+    fail(message) {
+      this.finished = true;
+      this.cancelButton.remove();
+      this.say(message, "failed");
+    }
+  }
+
+  function pump() {
+    while (running < PARALLEL && waiting.length) {
+      const job = waiting.shift();
+      if (job.cancelled) continue;
+      running += 1;
+      job.run().finally(() => {
+        running -= 1;
+        pump();
+      });
+    }
+  }
+
+  function enqueue(file, meta) {
+    const job = new UploadJob(file, meta || {});
+    waiting.push(job);
+    pump();
+    return job;
+  }
+
+  window.VerbatimUpload = { enqueue };
+
+  const input = document.getElementById("file-input");
+  input.addEventListener("change", () => {
+    Array.from(input.files).forEach((file) => enqueue(file, { source: "upload" }));
+    input.value = ""; // the same file can be chosen again
+  });
+
+  const zone = root.querySelector("[data-dropzone]");
+  ["dragenter", "dragover"].forEach((type) => {
+    zone.addEventListener(type, (event) => {
+      event.preventDefault();
+      zone.classList.add("over");
+    });
+  });
+  ["dragleave", "drop"].forEach((type) => {
+    zone.addEventListener(type, () => zone.classList.remove("over"));
+  });
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (input.disabled) return;
+    Array.from(event.dataTransfer.files).forEach((file) => enqueue(file, { source: "upload" }));
+  });
+
+  // Leaving the page would cut the uploads off; the browser asks first.
+  window.addEventListener("beforeunload", (event) => {
+    if (running > 0 || waiting.some((job) => !job.cancelled)) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+})();

@@ -1,0 +1,1 @@
+"""Transcripts: their lifecycle (queued → processing → completed/failed), text and speakers."""

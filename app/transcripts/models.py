@@ -1,0 +1,130 @@
+"""Transcripts, their segments and speakers."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, IdMixin, TimestampMixin, WorkspaceScoped, utcnow
+
+
+class Status(enum.StrEnum):
+    FETCHING = "fetching"  # a link is being downloaded
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+
+ACTIVE = (Status.FETCHING, Status.QUEUED, Status.PROCESSING)
+
+
+class Source(enum.StrEnum):
+    UPLOAD = "upload"
+    RECORDING = "recording"
+    URL = "url"
+
+
+class Transcript(WorkspaceScoped, IdMixin, TimestampMixin, Base):
+    __tablename__ = "transcripts"
+    __table_args__ = (
+        Index("ix_transcripts_workspace_created", "workspace_id", "created_at"),
+        Index("ix_transcripts_status_heartbeat", "status", "heartbeat_at"),
+    )
+
+    title: Mapped[str] = mapped_column(String(300))
+    uploader_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(16), default=Status.QUEUED)
+    source: Mapped[str] = mapped_column(String(16), default=Source.UPLOAD)
+    # A link is kept only until it is fetched (PRODUCT.md: the URL is not kept).
+    source_url: Mapped[str | None] = mapped_column(Text)
+    staged_audio_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staged_audio.id", ondelete="SET NULL"), index=True
+    )
+    # Two transcripts of one file made to compare models share this id.
+    compare_group: Mapped[uuid.UUID | None] = mapped_column(index=True)
+
+    # What was asked for.
+    engine: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    language_requested: Mapped[str | None] = mapped_column(String(16))
+    diarize: Mapped[bool] = mapped_column(default=False)
+    min_speakers: Mapped[int | None]
+    max_speakers: Mapped[int | None]
+
+    # What the file is (probed before queueing).
+    container: Mapped[str] = mapped_column(String(32), default="")
+    duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    has_video: Mapped[bool] = mapped_column(default=False)
+
+    # How it went.
+    language: Mapped[str | None] = mapped_column(String(16))
+    language_probability: Mapped[float | None] = mapped_column(Float)
+    speaker_count: Mapped[int] = mapped_column(default=0)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    stage: Mapped[str] = mapped_column(String(32), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    warnings: Mapped[list] = mapped_column(default=list)
+    timings: Mapped[dict] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Compare-and-set claim: the job that set it owns the transcript until it ends.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    heartbeat_at: Mapped[datetime | None]
+    queued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    rq_job_id: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    segments: Mapped[list[TranscriptSegment]] = relationship(
+        order_by="TranscriptSegment.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise_on_sql",
+    )
+
+    @property
+    def state(self) -> Status:
+        return Status(self.status)
+
+
+class TranscriptSegment(WorkspaceScoped, IdMixin, Base):
+    __tablename__ = "transcript_segments"
+    __table_args__ = (
+        UniqueConstraint("transcript_id", "position", name="uq_transcript_segments_position"),
+    )
+
+    transcript_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("transcripts.id", ondelete="CASCADE")
+    )
+    position: Mapped[int]
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    speaker: Mapped[str | None] = mapped_column(String(64))
+    # [[text, start, end, probability], ...]: compact, read and written with the segment.
+    words: Mapped[list] = mapped_column(default=list)
+
+
+class TranscriptSpeaker(WorkspaceScoped, IdMixin, Base):
+    __tablename__ = "transcript_speakers"
+    __table_args__ = (
+        UniqueConstraint("transcript_id", "label", name="uq_transcript_speakers_label"),
+    )
+
+    transcript_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("transcripts.id", ondelete="CASCADE")
+    )
+    label: Mapped[str] = mapped_column(String(64))  # the engine's, e.g. SPEAKER_00
+    name: Mapped[str] = mapped_column(String(120))  # what people call them; editable

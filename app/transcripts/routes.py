@@ -1,0 +1,433 @@
+"""Transcript pages under /w/<slug>/transcripts/: list, start, watch, read, compare, change.
+
+Routes parse, authorize and render; app.transcripts.services does the work. The helpers at
+the bottom only format what a page shows (clock times, estimates, the compare layout).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.errors import NotFound, ServiceError, refusal_status
+from app.extensions import db
+from app.forms import field as form_field
+from app.settings import settings
+from app.tenants.models import Role
+from app.tenants.web import is_htmx, require_role, workspace_blueprint
+from app.transcripts import engines, services
+from app.transcripts.models import ACTIVE, Status, Transcript, TranscriptSegment
+
+bp: Blueprint = workspace_blueprint("transcripts", __name__, "/transcripts")
+
+PAGE = 50
+STATUS_FILTERS = ("active", *(s.value for s in Status))
+# Offered first; any other code can be typed in (engines accept ISO 639 codes).
+LANGUAGES = (
+    ("en", "English"),
+    ("es", "Spanish"),
+    ("fr", "French"),
+    ("de", "German"),
+    ("it", "Italian"),
+    ("pt", "Portuguese"),
+    ("nl", "Dutch"),
+    ("pl", "Polish"),
+    ("sv", "Swedish"),
+    ("da", "Danish"),
+    ("no", "Norwegian"),
+    ("fi", "Finnish"),
+    ("cs", "Czech"),
+    ("el", "Greek"),
+    ("tr", "Turkish"),
+    ("ru", "Russian"),
+    ("uk", "Ukrainian"),
+    ("ar", "Arabic"),
+    ("he", "Hebrew"),
+    ("hi", "Hindi"),
+    ("id", "Indonesian"),
+    ("vi", "Vietnamese"),
+    ("th", "Thai"),
+    ("ja", "Japanese"),
+    ("ko", "Korean"),
+    ("zh", "Chinese"),
+)
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    role = g.get("role")
+    return {
+        "can_edit": bool(role and role.at_least(Role.MEMBER)),
+        "hms": hms,
+        "stamp": stamp,
+        "eta": eta,
+        "seconds": seconds,
+        "ACTIVE": ACTIVE,
+    }
+
+
+# --- The listing -------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index() -> Any:
+    args = {
+        "q": request.args.get("q", "").strip()[:200],
+        "sort": request.args.get("sort", "newest"),
+        "status": request.args.get("status", ""),
+    }
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    return _listing(args, page)
+
+
+def _listing(args: Mapping[str, str], page: int, *, error: ServiceError | None = None) -> Any:
+    status = 200
+    try:
+        result = services.listing(**args, offset=(page - 1) * PAGE, limit=PAGE)
+    except ServiceError as e:
+        db.session.rollback()
+        error, status = e, refusal_status(e)
+        result = services.Listing((), 0)
+    if error is not None and status == 200:
+        status = refusal_status(error)
+    infos = {t.id: services.queue_info(t) for t in result.items if t.status in ACTIVE}
+    template = "transcripts/_table.html" if is_htmx() else "transcripts/index.html"
+    return render_template(
+        template,
+        items=result.items,
+        total=result.total,
+        infos=infos,
+        args=args,
+        page=page,
+        pages=max(1, math.ceil(result.total / PAGE)),
+        per_page=PAGE,
+        any_active=bool(infos),
+        sorts=list(services.SORTS),
+        status_filters=STATUS_FILTERS,
+        error=error,
+    ), status
+
+
+@bp.post("/delete")
+@require_role(Role.MEMBER)
+def bulk_delete() -> Any:
+    ids = [_uuid_or_404(raw) for raw in request.form.getlist("ids")]
+    try:
+        count = services.delete(ids)
+    except NotFound:
+        raise
+    except ServiceError as e:
+        db.session.rollback()
+        return _listing({"q": "", "sort": "newest", "status": ""}, 1, error=e)
+    flash(f"Deleted {count} transcript{'s' if count != 1 else ''} for good.", "success")
+    return redirect(url_for("transcripts.index"))
+
+
+# --- Starting one --------------------------------------------------------------------------
+
+
+@bp.get("/new")
+def new() -> Any:
+    return _new_page()
+
+
+def _new_page(status: int = 200, *, error: ServiceError | None = None, form: Any = None) -> Any:
+    cfg = settings()
+    no_engine = None
+    choices: list[engines.EngineChoice] = []
+    selected = ""
+    try:
+        choices = engines.available()
+        engine, model = engines.defaults(choices)
+        selected = f"{engine}:{model}"
+    except ServiceError as e:
+        no_engine = e.message
+    form = form or {}
+    selected = form.get("model") or selected
+    chosen = next((c for c in choices if selected.startswith(f"{c.name}:")), None)
+    return render_template(
+        "transcripts/new.html",
+        choices=choices,
+        selected=selected,
+        chosen=chosen,
+        languages=LANGUAGES,
+        no_engine=no_engine,
+        error=error,
+        form=form,
+        max_upload=human_bytes(cfg.upload_max_bytes),
+        max_duration=hms(cfg.max_audio_seconds),
+    ), status
+
+
+@bp.post("/link")
+@require_role(Role.MEMBER)
+def create_from_link() -> Any:
+    try:
+        options = engines.parse_options(job_options(request.form))
+        created = services.start_from_url(
+            form_field("url"),
+            options,
+            title=form_field("title") or None,
+            uploader_id=current_user.id,
+        )
+    except NotFound:
+        raise
+    except ServiceError as e:
+        db.session.rollback()  # a refused link leaves nothing behind
+        return _new_page(refusal_status(e), error=e, form=request.form)
+    flash("The link is queued: it is downloaded first, then transcribed.", "success")
+    if len(created) > 1 and created[0].compare_group:
+        return redirect(url_for("transcripts.compare", group_id=created[0].compare_group))
+    return redirect(url_for("transcripts.show", transcript_id=created[0].id))
+
+
+def job_options(form: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's fields as engines.parse_options reads them.
+
+    The model select carries "engine:model" pairs, so the choice works without scripts;
+    a language typed in wins over the list of common ones.
+    """
+    engine = (form.get("engine") or "").strip()
+    model = (form.get("model") or "").strip()
+    if ":" in model:
+        engine, model = model.split(":", 1)
+    typed = (form.get("language_code") or "").strip()
+    return {
+        "engine": engine,
+        "model": model,
+        "language": typed or (form.get("language") or "").strip(),
+        "diarize": form.get("diarize"),
+        "min_speakers": form.get("min_speakers"),
+        "max_speakers": form.get("max_speakers"),
+        "compare_model": form.get("compare_model"),
+    }
+
+
+# --- One transcript ------------------------------------------------------------------------
+
+
+@bp.get("/<uuid:transcript_id>")
+def show(transcript_id: uuid.UUID) -> Any:
+    return _show_page(services.get(transcript_id))
+
+
+def _show_page(t: Transcript, status: int = 200, **extra: Any) -> Any:
+    return render_template("transcripts/show.html", **_show_context(t), **extra), status
+
+
+def _show_context(t: Transcript) -> dict[str, Any]:
+    speakers = services.speakers(t)
+    return {
+        "t": t,
+        "info": services.queue_info(t) if t.status in ACTIVE else None,
+        "segments": services.segments(t),
+        "speakers": speakers,
+        "names": {label: s.name for label, s in speakers.items()},
+    }
+
+
+@bp.get("/<uuid:transcript_id>/status")
+def status(transcript_id: uuid.UUID) -> Any:
+    t = services.get(transcript_id)
+    info = services.queue_info(t) if t.status in ACTIVE else None
+    compact = bool(request.args.get("compact"))
+    template = "transcripts/_badge_poll.html" if compact else "transcripts/_status.html"
+    resp = make_response(render_template(template, t=t, info=info, poll=True))
+    if request.args.get("poll") and is_htmx() and Status(t.status).terminal:
+        # The page was showing a running transcript: reload it whole, text and all.
+        resp.headers["HX-Refresh"] = "true"
+    return resp
+
+
+def _act(transcript_id: uuid.UUID, action: Any, success: str) -> Any:
+    try:
+        action()
+    except NotFound:
+        raise
+    except ServiceError as e:
+        db.session.rollback()
+        return _show_page(services.get(transcript_id), refusal_status(e), error=e)
+    flash(success, "success")
+    return redirect(url_for("transcripts.show", transcript_id=transcript_id))
+
+
+@bp.post("/<uuid:transcript_id>/cancel")
+@require_role(Role.MEMBER)
+def cancel(transcript_id: uuid.UUID) -> Any:
+    return _act(
+        transcript_id,
+        lambda: services.cancel(transcript_id),
+        "Cancelled. Its audio was deleted.",
+    )
+
+
+@bp.post("/<uuid:transcript_id>/retry")
+@require_role(Role.MEMBER)
+def retry(transcript_id: uuid.UUID) -> Any:
+    return _act(transcript_id, lambda: services.retry(transcript_id), "Queued again.")
+
+
+@bp.post("/<uuid:transcript_id>/rename")
+@require_role(Role.MEMBER)
+def rename(transcript_id: uuid.UUID) -> Any:
+    title = form_field("title")
+    return _act(transcript_id, lambda: services.rename(transcript_id, title), "Renamed.")
+
+
+@bp.post("/<uuid:transcript_id>/delete")
+@require_role(Role.MEMBER)
+def delete(transcript_id: uuid.UUID) -> Any:
+    services.delete([transcript_id])
+    flash("The transcript was deleted for good.", "success")
+    return redirect(url_for("transcripts.index"))
+
+
+@bp.post("/<uuid:transcript_id>/speakers/<label>")
+@require_role(Role.MEMBER)
+def rename_speaker(transcript_id: uuid.UUID, label: str) -> Any:
+    name = form_field("name")
+    try:
+        speaker = services.rename_speaker(transcript_id, label, name)
+    except NotFound:
+        raise
+    except ServiceError as e:
+        db.session.rollback()
+        t = services.get(transcript_id)
+        if is_htmx():
+            # The transcript's body carries the message; the rest of the page stays.
+            body = render_template("transcripts/_body.html", **_show_context(t), error=e)
+            return body, refusal_status(e)
+        return _show_page(t, refusal_status(e), error=e)
+    notice = f"{label} is now called {speaker.name}."
+    if is_htmx():
+        t = services.get(transcript_id)
+        return render_template("transcripts/_body.html", **_show_context(t), notice=notice)
+    flash(notice, "success")
+    return redirect(url_for("transcripts.show", transcript_id=transcript_id))
+
+
+# --- Compare -------------------------------------------------------------------------------
+
+
+@bp.get("/compare/<uuid:group_id>")
+def compare(group_id: uuid.UUID) -> Any:
+    group = _compare_group(group_id)
+    if not group:
+        raise NotFound("No such comparison.")
+    columns = [services.segments(t) for t in group]
+    return render_template(
+        "transcripts/compare.html",
+        group=group,
+        rows=align(columns),
+        names=[{k: s.name for k, s in services.speakers(t).items()} for t in group],
+        infos={t.id: services.queue_info(t) for t in group if t.status in ACTIVE},
+        any_active=any(t.status in ACTIVE for t in group),
+    )
+
+
+def _compare_group(group_id: uuid.UUID) -> list[Transcript]:
+    # services.compare_siblings starts from one transcript; this page starts from the
+    # group's id. The ORM filters by workspace, so another workspace's group is empty.
+    return list(
+        db.session.scalars(
+            select(Transcript)
+            .where(Transcript.compare_group == group_id)
+            .order_by(Transcript.created_at, Transcript.model)
+        )
+    )
+
+
+# --- Presentation helpers ------------------------------------------------------------------
+
+
+def _uuid_or_404(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        abort(404)
+
+
+def hms(value: float | None) -> str:
+    """A duration as h:mm:ss; a dash when it is not known yet."""
+    if not value or value < 0:
+        return "—"
+    total = round(value)
+    return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def stamp(value: float | None) -> str:
+    """A position in the recording as mm:ss (h:mm:ss past the first hour)."""
+    total = max(0, math.floor(value or 0))
+    if total >= 3600:
+        return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def seconds(value: float | None) -> str:
+    """A time for a data-* attribute (two decimals), empty when the engine gave none."""
+    return "" if value is None else f"{value:.2f}"
+
+
+def eta(value: float | None) -> str:
+    if value is None:
+        return ""
+    if value < 60:
+        return "under a minute"
+    minutes = round(value / 60)
+    if minutes < 60:
+        return f"about {minutes} min"
+    return f"about {minutes // 60} h {minutes % 60:02d} min"
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n:.1f} TB"
+
+
+@dataclass
+class CompareRow:
+    start: float
+    end: float
+    cells: list[list[TranscriptSegment]] = field(default_factory=list)
+
+
+def align(columns: Sequence[Sequence[TranscriptSegment]]) -> list[CompareRow]:
+    """Rows of segments that cover the same stretch of audio, one cell per transcript.
+
+    Segments are taken in time order; one joins the current row when at least half of it
+    lies inside the row's span, so slightly different boundaries between models do not
+    chain the whole recording into one row.
+    """
+    tagged = sorted(
+        ((s, i) for i, column in enumerate(columns) for s in column),
+        key=lambda item: (item[0].start, item[1]),
+    )
+    rows: list[CompareRow] = []
+    for seg, col in tagged:
+        length = max(seg.end - seg.start, 0.0)
+        inside = (min(seg.end, rows[-1].end) - seg.start) if rows else -1.0
+        if not rows or inside <= 0 or inside < length / 2:
+            rows.append(CompareRow(seg.start, seg.end, [[] for _ in columns]))
+        rows[-1].end = max(rows[-1].end, seg.end)
+        rows[-1].cells[col].append(seg)
+    return rows

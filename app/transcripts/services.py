@@ -1,0 +1,355 @@
+"""What people do with transcripts: start them, watch them, cancel, retry, rename, delete.
+
+Routes (web and API) call these; each function owns its transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from app.audit.service import record
+from app.db import utcnow
+from app.errors import NotFound, ServiceError
+from app.extensions import db
+from app.ingest.models import StagedAudio
+from app.ingest.probe import MediaInfo
+from app.queue import position, redis, running_count
+from app.transcripts import lifecycle
+from app.transcripts.engines import JobOptions
+from app.transcripts.models import (
+    ACTIVE,
+    Source,
+    Status,
+    Transcript,
+    TranscriptSegment,
+    TranscriptSpeaker,
+)
+
+MAX_TITLE = 300
+SORTS = {
+    "newest": Transcript.created_at.desc(),
+    "oldest": Transcript.created_at.asc(),
+    "title": func.lower(Transcript.title).asc(),
+    "duration": Transcript.duration_seconds.desc(),
+}
+SPEED_KEY = "verbatim:speed:gpu"  # seconds of work per second of audio, moving average
+
+
+def clean_title(raw: str | None, fallback: str) -> str:
+    title = " ".join((raw or "").split())[:MAX_TITLE]
+    return title or fallback[:MAX_TITLE] or "Untitled recording"
+
+
+def start_from_staged(
+    staged: StagedAudio,
+    info: MediaInfo,
+    options: JobOptions,
+    *,
+    title: str,
+    source: Source,
+    uploader_id: uuid.UUID | None,
+) -> list[Transcript]:
+    """Queue one transcript (two when comparing models) of audio already staged and probed.
+
+    The caller commits; jobs are enqueued once it does.
+    """
+    models = [options.model] + ([options.compare_model] if options.compare_model else [])
+    group = uuid.uuid4() if len(models) > 1 else None
+    created = []
+    for model in models:
+        t = Transcript(
+            id=uuid.uuid4(),
+            workspace_id=staged.workspace_id,
+            title=title if group is None else f"{title} ({model})"[:MAX_TITLE],
+            uploader_id=uploader_id,
+            status=Status.QUEUED,
+            source=source,
+            staged_audio_id=staged.id,
+            compare_group=group,
+            engine=options.engine,
+            model=model,
+            language_requested=options.language,
+            diarize=options.diarize,
+            min_speakers=options.min_speakers,
+            max_speakers=options.max_speakers,
+            container=info.container,
+            duration_seconds=info.duration_s,
+            has_video=info.has_video,
+            queued_at=utcnow(),
+            stage="queued",
+        )
+        db.session.add(t)
+        lifecycle.enqueue_after_commit(t)
+        created.append(t)
+    return created
+
+
+def start_from_url(
+    url: str, options: JobOptions, *, title: str | None, uploader_id: uuid.UUID | None
+) -> list[Transcript]:
+    """Queue a link for download; the fetch job probes it, then queues the transcription."""
+    from app.ingest.url_fetch import UrlRefused, validate_url
+    from app.settings import settings
+
+    cfg = settings()
+    try:
+        url = validate_url(url, allow_http=cfg.url_allow_http)
+    except UrlRefused as e:
+        raise ServiceError(str(e), field="url") from None
+    models = [options.model] + ([options.compare_model] if options.compare_model else [])
+    group = uuid.uuid4() if len(models) > 1 else None
+    # Compare runs share one download: the first transcript fetches, the second waits for
+    # its audio (see workers/jobs/fetch_url.py).
+    created = []
+    for model in models:
+        t = Transcript(
+            id=uuid.uuid4(),
+            title=clean_title(title, "Link"),
+            uploader_id=uploader_id,
+            status=Status.FETCHING,
+            source=Source.URL,
+            source_url=url if not created else None,
+            compare_group=group,
+            engine=options.engine,
+            model=model,
+            language_requested=options.language,
+            diarize=options.diarize,
+            min_speakers=options.min_speakers,
+            max_speakers=options.max_speakers,
+            queued_at=utcnow(),
+            stage="waiting to download",
+        )
+        db.session.add(t)
+        created.append(t)
+    lifecycle.enqueue_after_commit(created[0])
+    record("transcript.created", target=created[0], details={"source": "url"})
+    db.session.commit()
+    return created
+
+
+def get(transcript_id: uuid.UUID) -> Transcript:
+    t = db.session.get(Transcript, transcript_id)
+    if t is None:  # another workspace's id is filtered out: the same answer
+        raise NotFound("No such transcript.")
+    return t
+
+
+@dataclass(frozen=True)
+class Listing:
+    items: Sequence[Transcript]
+    total: int
+
+
+def listing(
+    *, q: str = "", sort: str = "newest", status: str = "", offset: int = 0, limit: int = 50
+) -> Listing:
+    query = select(Transcript)
+    if q.strip():
+        needle = f"%{q.strip().lower()}%"
+        query = query.where(func.lower(Transcript.title).like(needle))
+    if status:
+        if status == "active":
+            query = query.where(Transcript.status.in_(ACTIVE))
+        elif status in {s.value for s in Status}:
+            query = query.where(Transcript.status == status)
+        else:
+            raise ServiceError(f"Unknown status '{status}'.", field="status")
+    if sort not in SORTS:
+        raise ServiceError(f"Sort by one of: {', '.join(SORTS)}.", field="sort")
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = db.session.scalars(
+        query.order_by(SORTS[sort], Transcript.id).offset(max(0, offset)).limit(limit)
+    ).all()
+    return Listing(items, total)
+
+
+def segments(t: Transcript) -> list[TranscriptSegment]:
+    return list(
+        db.session.scalars(
+            select(TranscriptSegment)
+            .where(TranscriptSegment.transcript_id == t.id)
+            .order_by(TranscriptSegment.position)
+        )
+    )
+
+
+def speakers(t: Transcript) -> dict[str, TranscriptSpeaker]:
+    rows = db.session.scalars(
+        select(TranscriptSpeaker).where(TranscriptSpeaker.transcript_id == t.id)
+    )
+    return {s.label: s for s in rows}
+
+
+def compare_siblings(t: Transcript) -> list[Transcript]:
+    if t.compare_group is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(Transcript)
+            .where(Transcript.compare_group == t.compare_group)
+            .order_by(Transcript.created_at, Transcript.model)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    position: int | None  # 0: next to start
+    eta_seconds: float | None  # until the transcript is done
+
+
+def queue_info(t: Transcript) -> QueueInfo:
+    state = Status(t.status)
+    speed = _speed()
+    own = t.duration_seconds * speed
+    if state == Status.PROCESSING:
+        return QueueInfo(None, max(0.0, own * (1.0 - t.progress)))
+    if state != Status.QUEUED or not t.rq_job_id:
+        return QueueInfo(None, None)
+    pos = position("gpu", t.rq_job_id)
+    if pos is None:
+        return QueueInfo(None, None)
+    workers = max(1, running_count("gpu"))
+    # Jobs ahead are assumed to be as long as this one: a guess, said as one in the UI.
+    return QueueInfo(pos, own + (pos // workers + 1) * max(own, 30.0 * speed))
+
+
+def _speed() -> float:
+    raw = redis().get(SPEED_KEY)
+    try:
+        return float(raw) if raw else 0.5
+    except ValueError:
+        return 0.5
+
+
+def note_speed(work_seconds: float, audio_seconds: float) -> None:
+    """Fold one finished job into the moving average the ETA uses."""
+    if audio_seconds <= 0:
+        return
+    sample = work_seconds / audio_seconds
+    old = _speed()
+    redis().set(SPEED_KEY, f"{0.8 * old + 0.2 * sample:.4f}")
+
+
+def cancel(transcript_id: uuid.UUID) -> Transcript:
+    t = get(transcript_id)
+    t = db.session.scalar(select(Transcript).where(Transcript.id == t.id).with_for_update())
+    assert t is not None
+    if Status(t.status).terminal:
+        raise ServiceError(f"This transcript is already {t.status}.")
+    lifecycle.cancel(t)
+    record("transcript.cancelled", target=t)
+    db.session.commit()
+    return t
+
+
+def retry(transcript_id: uuid.UUID) -> Transcript:
+    """Run a failed or cancelled transcript again, if its audio is still here."""
+    t = get(transcript_id)
+    if t.status not in (Status.FAILED, Status.CANCELLED):
+        raise ServiceError("Only a failed or cancelled transcript can be retried.")
+    staged = db.session.get(StagedAudio, t.staged_audio_id) if t.staged_audio_id else None
+    if staged is None or staged.wrapped_key is None or not staged.complete:
+        raise ServiceError(
+            "The audio of this transcript was deleted when it ended, as promised; "
+            "upload the file again to retry."
+        )
+    t.status = Status.QUEUED
+    t.error = ""
+    t.progress = 0.0
+    t.attempts = 0
+    t.stage = "queued"
+    t.queued_at = utcnow()
+    t.finished_at = None
+    lifecycle.enqueue_after_commit(t)
+    record("transcript.retried", target=t)
+    db.session.commit()
+    return t
+
+
+def rename(transcript_id: uuid.UUID, title: str) -> Transcript:
+    t = get(transcript_id)
+    new = " ".join((title or "").split())
+    if not new:
+        raise ServiceError("A title cannot be empty.", field="title")
+    if len(new) > MAX_TITLE:
+        raise ServiceError(f"Keep the title under {MAX_TITLE} characters.", field="title")
+    t.title = new
+    db.session.commit()
+    return t
+
+
+def rename_speaker(transcript_id: uuid.UUID, label: str, name: str) -> TranscriptSpeaker:
+    t = get(transcript_id)
+    speaker = speakers(t).get(label)
+    if speaker is None:
+        raise NotFound("No such speaker in this transcript.")
+    new = " ".join((name or "").split())
+    if not new or len(new) > 120:
+        raise ServiceError("A speaker's name must be 1 to 120 characters.", field="name")
+    speaker.name = new
+    db.session.commit()
+    return speaker
+
+
+def delete(ids: Sequence[uuid.UUID]) -> int:
+    """Delete transcripts for good; active ones are cancelled first so their audio goes."""
+    if not ids:
+        raise ServiceError("Choose at least one transcript.")
+    rows = db.session.scalars(
+        select(Transcript).where(Transcript.id.in_(list(ids))).with_for_update()
+    ).all()
+    if len(rows) != len(set(ids)):
+        raise NotFound("No such transcript.")
+    for t in rows:
+        if not Status(t.status).terminal:
+            lifecycle.cancel(t)
+        elif t.staged_audio_id is not None:
+            lifecycle._release_audio(t)
+        db.session.delete(t)
+        record("transcript.deleted", target=t, details={"title": t.title})
+    db.session.commit()
+    return len(rows)
+
+
+def active_count() -> int:
+    return (
+        db.session.scalar(
+            select(func.count(Transcript.id)).where(or_(*(Transcript.status == s for s in ACTIVE)))
+        )
+        or 0
+    )
+
+
+def as_dict(t: Transcript, info: QueueInfo | None = None) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "title": t.title,
+        "status": t.status,
+        "source": t.source,
+        "engine": t.engine,
+        "model": t.model,
+        "language_requested": t.language_requested,
+        "language": t.language,
+        "diarize": t.diarize,
+        "min_speakers": t.min_speakers,
+        "max_speakers": t.max_speakers,
+        "duration_seconds": t.duration_seconds,
+        "container": t.container,
+        "speaker_count": t.speaker_count,
+        "progress": t.progress,
+        "stage": t.stage,
+        "error": t.error or None,
+        "warnings": list(t.warnings or []),
+        "timings": dict(t.timings or {}),
+        "compare_group": t.compare_group,
+        "queue_position": info.position if info else None,
+        "eta_seconds": round(info.eta_seconds, 1) if info and info.eta_seconds else None,
+        "created_at": t.created_at,
+        "finished_at": t.finished_at,
+    }
