@@ -32,8 +32,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: $(STAMP)
-	@scripts/apt-install.sh postgresql redis-server
+	@scripts/apt-install.sh postgresql redis-server ffmpeg espeak-ng
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/upload_memory.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

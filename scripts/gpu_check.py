@@ -1,6 +1,6 @@
 """Run the WhisperX engine end to end on a GPU machine and print what it measured, as JSON.
 
-    python3 scripts/gpu_check.py [--model-dir DIR] [--audio WAV] [--seconds 600]
+    python3 scripts/gpu_check.py [--model-dir DIR] [--audio WAV] [--seconds S]
         [--batch-size 16] [--align-model-dir DIR] [--diarization-dir DIR] [--hf-token T]
 
 Without --model-dir it builds a randomly initialised CTranslate2 Whisper model with the
@@ -8,14 +8,15 @@ dimensions of large-v3 (numpy + ctranslate2 + tokenizers only; no hub, no torch)
 gibberish but the compute is real. Random weights decode arbitrary lengths, so the number of
 decoded tokens per 30 s chunk is fixed (--decode-tokens) to keep runs comparable.
 
-Speech comes from --audio, else espeak-ng when installed, else a synthetic voiced signal.
-`--write-audio FILE` only writes that audio (16 kHz WAV) and exits: make it where espeak-ng
-is installed and carry it. See docs/gpu.md.
+Speech comes from --audio (repeated up to --seconds), else espeak-ng when installed, else a
+synthetic voiced signal. `--write-audio FILE` only writes that audio (16 kHz WAV) and exits:
+make a short clip where espeak-ng is installed and carry it. See docs/gpu.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -33,6 +34,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_RATE = 16_000
+DEFAULT_SECONDS = 600.0
 
 # d_model, encoder layers, decoder layers, attention heads, mel bins (Whisper's published dims).
 PRESETS: dict[str, tuple[int, int, int, int, int]] = {
@@ -253,12 +255,15 @@ def _tile(piece: np.ndarray, seconds: float) -> np.ndarray:
 
 
 def make_audio(args: argparse.Namespace) -> tuple[np.ndarray, str]:
+    """--audio (repeated or cut to --seconds when given), else generated speech."""
     if args.audio:
-        return read_wav(args.audio), args.audio
-    speech = espeak_speech(args.seconds)
+        audio = read_wav(args.audio)
+        return (_tile(audio, args.seconds) if args.seconds else audio), args.audio
+    seconds = args.seconds or DEFAULT_SECONDS
+    speech = espeak_speech(seconds)
     if speech is not None:
         return speech, "espeak-ng"
-    return synthetic_speech(args.seconds), "synthetic"
+    return synthetic_speech(seconds), "synthetic"
 
 
 # --- GPU memory ----------------------------------------------------------------------------
@@ -307,6 +312,33 @@ class MemorySampler(threading.Thread):
         self._stop_event.set()
         self.join(timeout=15)
         return self.peak
+
+
+def preflight() -> dict[str, Any]:
+    """What decides whether stage 1 can run on the GPU at all, before anything is loaded."""
+    import ctypes
+
+    found: dict[str, Any] = {}
+    try:
+        import ctranslate2
+
+        found["ctranslate2_cuda_devices"] = ctranslate2.get_cuda_device_count()
+    except Exception as exc:  # reported, not fatal: the run below says what breaks
+        found["ctranslate2_cuda_devices"] = f"{type(exc).__name__}: {exc}"
+    # CTranslate2's PyPI wheels are CUDA 12 builds and open cuBLAS 12 at the first matmul.
+    try:
+        ctypes.CDLL("libcublas.so.12")
+        found["libcublas.so.12"] = True
+    except OSError:
+        found["libcublas.so.12"] = False
+    try:
+        import torch
+
+        found["torch_cuda"] = torch.cuda.is_available()
+        found["torch_cuda_version"] = torch.version.cuda
+    except Exception as exc:
+        found["torch_cuda"] = f"{type(exc).__name__}: {exc}"
+    return found
 
 
 def _versions() -> dict[str, str | None]:
@@ -361,11 +393,18 @@ def _fix_decode_length(loaded: Any, tokens: int) -> None:
 
 
 def run_check(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    tmp = tempfile.mkdtemp(prefix="gpu-check-")
+    try:
+        _run_check(args, report, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # a random large-v3 takes 3 GB
+
+
+def _run_check(args: argparse.Namespace, report: dict[str, Any], tmp: str) -> None:
     sys.path.insert(0, str(ROOT))
     from workers.engines.base import EngineEnv, TranscribeOptions
     from workers.engines.whisperx import WhisperXEngine
 
-    tmp = tempfile.mkdtemp(prefix="gpu-check-")
     model_dir = args.model_dir
     if model_dir:
         report["model"] = {"source": os.path.abspath(model_dir)}
@@ -425,15 +464,11 @@ def run_check(args: argparse.Namespace, report: dict[str, Any]) -> None:
         if args.verbose:
             print(f"{stage} {fraction:.0%}", file=sys.stderr)
 
-    if args.warmup:  # first CUDA calls pay for kernel loading and workspace allocation
+    # The first job pays for CUDA kernel loading, workspaces and the alignment and
+    # diarization models (loaded lazily): warm up on 30 s so the timed run is steady state.
+    if args.warmup:
         t0 = time.perf_counter()
-        loaded.transcribe(
-            audio[: 30 * SAMPLE_RATE],
-            TranscribeOptions(
-                language=args.language, batch_size=args.batch_size, beam_size=args.beam_size
-            ),
-            progress,
-        )
+        loaded.transcribe(audio[: 30 * SAMPLE_RATE], options, progress)
         report["warmup_seconds"] = round(time.perf_counter() - t0, 2)
 
     if cuda:
@@ -487,7 +522,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--build-only", metavar="DIR", help="build the random model into DIR and exit")
     p.add_argument("--audio", help="a 16-bit PCM WAV file to transcribe")
     p.add_argument("--write-audio", metavar="FILE", help="write the test audio as WAV and exit")
-    p.add_argument("--seconds", type=float, default=600.0, help="length of generated audio")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        help=f"length of the audio (default: {DEFAULT_SECONDS:.0f} s generated, or --audio as is)",
+    )
     p.add_argument("--language", default="en")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--beam-size", type=int, default=5)
@@ -529,8 +568,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     report: dict[str, Any] = {"ok": False, "error": None, "versions": _versions()}
+    report["preflight"] = preflight()
     try:
-        run_check(args, report)
+        # Libraries print progress and errors to stdout; keep stdout for the JSON alone.
+        with contextlib.redirect_stdout(sys.stderr):
+            run_check(args, report)
     except Exception as exc:
         report["error"] = f"{type(exc).__name__}: {exc}"
         report["traceback"] = traceback.format_exc().splitlines()[-12:]

@@ -4,7 +4,7 @@ which knows what is installed; these schemas check only shapes and types."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.api.schemas import ErrorOut
 
@@ -119,6 +119,10 @@ class FileQuery(JobOptionsIn):
 
 
 class TitleIn(Schema):
+    # A client may send back a whole transcript it read; only the title is changed.
+    class Meta:
+        unknown = EXCLUDE
+
     title = fields.String(required=True)
 
 
@@ -150,6 +154,9 @@ class ContentOut(Schema):
 
 
 class SpeakerNameIn(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
     name = fields.String(required=True)
 
 

@@ -96,7 +96,9 @@ def serve(source: RandomAccess) -> Iterator[MediaInput]:
     thread.start()
     try:
         port = server.server_address[1]
-        yield MediaInput(url=f"http://127.0.0.1:{port}/{token}", protocols=("http", "tcp"))
+        yield MediaInput(
+            url=f"http://127.0.0.1:{port}/{token}", protocols=("http", "tcp"), size=source.size
+        )
     finally:
         server.shutdown()
         server.server_close()

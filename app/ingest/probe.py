@@ -66,8 +66,9 @@ PROBE_SIZE_BYTES = 10_000_000
 ANALYZE_DURATION_US = 20_000_000
 _STDERR_KEEP = 16 * 1024
 
-PLAYLIST_DEMUXERS = frozenset({"hls", "concat", "dash", "ffmetadata", "sdp", "rtsp"})
+PLAYLIST_DEMUXERS = frozenset({"hls", "concat", "dash"})
 _REFUSED_LABELS = {
+    "sdp": "stream description",
     "image2": "image",
     "tty": "text",
     "srt": "subtitles",
@@ -287,7 +288,7 @@ def _failure(stderr: str, source: MediaInput) -> Exception:
     refused = _WHITELIST_REFUSAL.search(stderr)
     if refused:
         name = refused.group(1)
-        if name in PLAYLIST_DEMUXERS or name.endswith("m3u"):
+        if name in PLAYLIST_DEMUXERS:
             return MediaRejected("Playlists are not accepted")
         label = "image" if name.endswith("_pipe") else _REFUSED_LABELS.get(name, name)
         return MediaRejected(f"This file format ({label}) is not accepted")

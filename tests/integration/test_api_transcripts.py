@@ -109,7 +109,6 @@ class Caller:
         and whose Content-Length is `length`, or absent when None."""
         url = path if path.startswith("/api/") else f"/api/v1{path}"
         builder = EnvironBuilder(
-            self.web.app,
             url,
             method=method,
             query_string=query,
@@ -668,6 +667,11 @@ def test_rename_transcript(api: Caller, tmp_path: Path) -> None:
     assert resp.status_code == 200
     assert resp.json["title"] == "Board call"
     assert api("GET", f"/transcripts/{t['id']}").json["title"] == "Board call"
+    # Sending back the whole transcript read earlier changes only its title.
+    whole = api("PATCH", f"/transcripts/{t['id']}", json={**t, "title": "Board call 2"})
+    assert whole.status_code == 200
+    assert whole.json["title"] == "Board call 2"
+    assert whole.json["status"] == "queued"
     for body, field_or_text in [
         ({"title": "   "}, "title"),
         ({"title": "x" * 301}, "title"),
@@ -678,7 +682,7 @@ def test_rename_transcript(api: Caller, tmp_path: Path) -> None:
     missing = api("PATCH", f"/transcripts/{t['id']}", json={})
     assert missing.status_code == 422
     assert "title: Missing data" in missing.json["message"]
-    assert api("GET", f"/transcripts/{t['id']}").json["title"] == "Board call"
+    assert api("GET", f"/transcripts/{t['id']}").json["title"] == "Board call 2"
 
 
 def test_delete_transcript(app: Flask, api: Caller, tmp_path: Path) -> None:
@@ -830,6 +834,7 @@ def diarizer_app(app: Flask) -> Iterator[Flask]:
     second = create_app()
     second.extensions["verbatim.plugins"].register(DiarizerPlugin(), first_party=False)
     yield second
+    second.extensions["verbatim.engine"].dispose()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -45,6 +46,11 @@ class Files(ThreadingHTTPServer):
         self.stall_after: dict[str, int] = {}
         self.requests: list[tuple[str, str | None]] = []
         self.release = threading.Event()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+        # ffmpeg drops connections whenever it seeks: not worth a traceback
 
     def add(self, path: str, data: bytes) -> MediaInput:
         self.files[path] = data

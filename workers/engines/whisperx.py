@@ -19,6 +19,7 @@ import dataclasses
 import gc
 import importlib.util
 import inspect
+import logging
 import math
 import os
 import time
@@ -39,6 +40,8 @@ from workers.engines.base import (
     TranscribeOptions,
     Word,
 )
+
+log = logging.getLogger(__name__)
 
 INSTALL_HINT = "The WhisperX engine is not installed here (pip install 'verbatim[gpu]')"
 ALIGNMENT_DIR = "alignment"
@@ -74,7 +77,7 @@ def _speaker(value: Any) -> str | None:
 
 
 @dataclasses.dataclass
-class _RawWord:
+class RawWord:
     text: str
     start: float | None
     end: float | None
@@ -86,7 +89,7 @@ class _RawWord:
         return self.start is not None and self.end is not None
 
 
-def fill_word_times(words: list[_RawWord], lo: float, hi: float) -> list[tuple[float, float]]:
+def fill_word_times(words: list[RawWord], lo: float, hi: float) -> list[tuple[float, float]]:
     """(start, end) for every word: timed words keep theirs; each run of untimed words shares
     the gap between its timed neighbours (or the segment bounds) in proportion to length.
 
@@ -134,7 +137,7 @@ def convert_segment(raw: Mapping[str, Any], previous_end: float = 0.0) -> Segmen
     if not text:
         return None
     words = [
-        _RawWord(
+        RawWord(
             text=str(w.get("word") or "").strip(),
             start=_time(w.get("start")),
             end=_time(w.get("end")),
@@ -145,7 +148,7 @@ def convert_segment(raw: Mapping[str, Any], previous_end: float = 0.0) -> Segmen
     ]
     words = [w for w in words if w.text]
     if not words:
-        words = [_RawWord(t, None, None, None, None) for t in text.split()]
+        words = [RawWord(t, None, None, None, None) for t in text.split()]
 
     starts = [w.start for w in words if w.start is not None and w.end is not None]
     ends = [w.end for w in words if w.start is not None and w.end is not None]
@@ -232,9 +235,9 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
 
 def reason(exc: BaseException, limit: int = 200) -> str:
     """A one-line account of an exception for a user-facing warning."""
-    lines = str(exc).strip().splitlines()
-    text = lines[0].strip() if lines else ""
-    text = text or type(exc).__name__
+    # The first line that says something: NLTK, for one, opens with a row of asterisks.
+    lines = (line.strip() for line in str(exc).splitlines())
+    text = next((line for line in lines if any(c.isalnum() for c in line)), type(exc).__name__)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -253,7 +256,7 @@ def stage_spans(diarize: bool) -> dict[str, tuple[float, float]]:
     return {"transcribe": (0.0, 0.8), "align": (0.8, 1.0)}
 
 
-class _StageProgress:
+class StageProgress:
     """Maps WhisperX's per-stage percentages onto overall fractions, at most every 1%."""
 
     def __init__(self, progress: ProgressCallback, spans: dict[str, tuple[float, float]]):
@@ -270,6 +273,10 @@ class _StageProgress:
 
     def callback(self, stage: str) -> Callable[[float], None]:
         return lambda percent: self.report(stage, percent / 100.0)
+
+
+class StageError(Exception):
+    """An alignment or diarization failure told in words fit for a warning."""
 
 
 # --- The engine ----------------------------------------------------------------------------
@@ -367,7 +374,7 @@ class WhisperXModel:
             raise EngineError("Audio must be mono PCM.")
         timings = {"load": self._unreported_load}
         self._unreported_load = 0.0
-        steps = _StageProgress(progress, stage_spans(options.diarize))
+        steps = StageProgress(progress, stage_spans(options.diarize))
         warnings: list[str] = []
 
         steps.report("transcribe", 0.0)
@@ -400,7 +407,7 @@ class WhisperXModel:
     # -- stage 1: batched transcription -------------------------------------------------------
 
     def _transcribe(
-        self, audio: np.ndarray, options: TranscribeOptions, steps: _StageProgress
+        self, audio: np.ndarray, options: TranscribeOptions, steps: StageProgress
     ) -> tuple[str, float | None, dict[str, Any]]:
         if audio.size == 0:
             return options.language or "", None, {"segments": []}
@@ -461,11 +468,10 @@ class WhisperXModel:
         language: str,
         audio: np.ndarray,
         timings: dict[str, float],
-        steps: _StageProgress,
+        steps: StageProgress,
     ) -> tuple[dict[str, Any], str | None]:
         if not result.get("segments"):
             return result, None
-        t0 = time.perf_counter()
         try:
             from whisperx import alignment
 
@@ -474,19 +480,22 @@ class WhisperXModel:
                 return result, alignment_warning(f"no alignment model for language '{language}'")
             model, metadata = loaded
             t0 = time.perf_counter()
-            kwargs = supported_kwargs(
-                alignment.align,
-                {"return_char_alignments": False, "progress_callback": steps.callback("align")},
-            )
-            aligned = alignment.align(
-                result["segments"], model, metadata, audio, self.device, **kwargs
-            )
+            try:
+                kwargs = supported_kwargs(
+                    alignment.align,
+                    {"return_char_alignments": False, "progress_callback": steps.callback("align")},
+                )
+                aligned = alignment.align(
+                    result["segments"], model, metadata, audio, self.device, **kwargs
+                )
+            finally:
+                timings["align"] = time.perf_counter() - t0
         except Cancelled:
             raise
         except Exception as exc:
+            log.warning("Word alignment failed (language %s)", language, exc_info=True)
             return result, alignment_warning(reason(exc))
         finally:
-            timings["align"] = time.perf_counter() - t0
             self._free_gpu_memory()
         aligned["language"] = language
         return aligned, None
@@ -494,6 +503,7 @@ class WhisperXModel:
     def _align_model(
         self, alignment: Any, language: str, timings: dict[str, float]
     ) -> tuple[Any, Any] | None:
+        """The cached alignment model for `language`; None when WhisperX has none for it."""
         if language in self._align_models:
             self._align_models.move_to_end(language)
             return self._align_models[language]
@@ -507,7 +517,6 @@ class WhisperXModel:
             model_name = None
         else:
             return None
-        t0 = time.perf_counter()
         kwargs = supported_kwargs(
             alignment.load_align_model,
             {
@@ -516,8 +525,16 @@ class WhisperXModel:
                 "model_cache_only": not self.env.allow_download,
             },
         )
-        loaded = alignment.load_align_model(language, self.device, **kwargs)
-        timings["load"] = timings.get("load", 0.0) + time.perf_counter() - t0
+        t0 = time.perf_counter()
+        try:
+            loaded = alignment.load_align_model(language, self.device, **kwargs)
+        except Exception as exc:
+            # WhisperX's own message is about hub URLs; the log keeps it for operators.
+            raise StageError(
+                f"the alignment model for language '{language}' could not be loaded"
+            ) from exc
+        finally:
+            timings["load"] = timings.get("load", 0.0) + time.perf_counter() - t0
         self._align_models[language] = loaded
         while len(self._align_models) > ALIGN_CACHE_SIZE:
             self._align_models.popitem(last=False)
@@ -532,11 +549,10 @@ class WhisperXModel:
         audio: np.ndarray,
         options: TranscribeOptions,
         timings: dict[str, float],
-        steps: _StageProgress,
+        steps: StageProgress,
     ) -> tuple[dict[str, Any], str | None]:
         if not result.get("segments"):
             return result, None
-        t0 = time.perf_counter()
         try:
             from whisperx import diarize
 
@@ -547,27 +563,31 @@ class WhisperXModel:
                     "model (or a local pipeline); speakers are not labelled."
                 )
             t0 = time.perf_counter()
-            kwargs = supported_kwargs(
-                diarizer.__call__,
-                {
-                    "min_speakers": options.min_speakers,
-                    "max_speakers": options.max_speakers,
-                    "progress_callback": steps.callback("diarize"),
-                },
-            )
-            turns = diarizer(audio, **kwargs)
-            # A copy: a failure half-way must not leave half the words labelled.
-            labelled = diarize.assign_word_speakers(turns, copy.deepcopy(result))
+            try:
+                kwargs = supported_kwargs(
+                    diarizer.__call__,
+                    {
+                        "min_speakers": options.min_speakers,
+                        "max_speakers": options.max_speakers,
+                        "progress_callback": steps.callback("diarize"),
+                    },
+                )
+                turns = diarizer(audio, **kwargs)
+                # A copy: a failure half-way must not leave half the words labelled.
+                labelled = diarize.assign_word_speakers(turns, copy.deepcopy(result))
+            finally:
+                timings["diarize"] = time.perf_counter() - t0
         except Cancelled:
             raise
         except Exception as exc:
+            log.warning("Speaker diarization failed", exc_info=True)
             return result, diarization_warning(reason(exc))
         finally:
-            timings["diarize"] = time.perf_counter() - t0
             self._free_gpu_memory()
         return labelled, None
 
     def _diarization_pipeline(self, diarize: Any, timings: dict[str, float]) -> Any:
+        """The diarization pipeline, loaded once; None without a token or a local pipeline."""
         if self._diarizer is not None:
             return self._diarizer
         local = os.path.join(self.env.models_dir, DIARIZATION_DIR)
@@ -579,8 +599,12 @@ class WhisperXModel:
         if model_name is not None:
             kwargs["model_name"] = model_name
         t0 = time.perf_counter()
-        self._diarizer = diarize.DiarizationPipeline(**kwargs)
-        timings["load"] = timings.get("load", 0.0) + time.perf_counter() - t0
+        try:
+            self._diarizer = diarize.DiarizationPipeline(**kwargs)
+        except Exception as exc:
+            raise StageError("the diarization model could not be loaded") from exc
+        finally:
+            timings["load"] = timings.get("load", 0.0) + time.perf_counter() - t0
         return self._diarizer
 
     # -- memory -------------------------------------------------------------------------------
