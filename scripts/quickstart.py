@@ -49,6 +49,8 @@ def main() -> None:
         "VERBATIM_INLINE_WORKER": "true",
         "VERBATIM_SECURE_COOKIES": "false",  # plain http on this machine only
         "VERBATIM_BASE_URL": url,
+        "VERBATIM_STAGING_DIR": str(var / "staging"),
+        "VERBATIM_MODELS_DIR": str(var / "models"),
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)

@@ -14,6 +14,7 @@ import requests
 
 from app import ROOT
 from tests.services import free_port
+from tests.speech import make_speech
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -21,6 +22,12 @@ _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 def test_quick_start_serves_and_signs_in_the_demo_user(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERBATIM_")}
     env.update(VERBATIM_VAR_DIR=str(tmp_path), VERBATIM_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+    # The tiny test model stands in for the hub models a user with internet would get.
+    env.update(
+        VERBATIM_MODELS_DIR=str(ROOT / "tests" / "fixtures" / "models"),
+        VERBATIM_HUB_MODELS="",
+        VERBATIM_DEFAULT_MODEL="tiny-random",
+    )
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "quickstart.py")],
         env=env,
@@ -59,6 +66,35 @@ def test_quick_start_serves_and_signs_in_the_demo_user(tmp_path):
         while f"to={email}" not in "".join(lines) or "/reset/" not in "".join(lines):
             assert time.monotonic() < deadline, "".join(lines)[-2000:]
             time.sleep(0.2)
+
+        # A recording uploaded through the browser's protocol is transcribed by the
+        # in-process worker with the CPU engine, and its audio is gone afterwards.
+        slug = re.search(r"/w/([^/]+)/", resp.url).group(1)
+        audio = make_speech("Testing the quick start.", tmp_path / "audio", "webm")
+        data = audio.read_bytes()
+        page = s.get(f"{url}/w/{slug}/transcripts/new").text
+        csrf = {"X-CSRFToken": _TOKEN.search(page).group(1), "Referer": f"{url}/"}
+        created = s.post(
+            f"{url}/w/{slug}/uploads/",
+            json={"filename": audio.name, "size": len(data), "source": "recording"},
+            headers=csrf,
+        )
+        assert created.status_code == 201, created.text
+        done = s.patch(
+            f"{url}/w/{slug}/uploads/{created.json()['id']}",
+            data=data,
+            headers=csrf
+            | {"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+        )
+        assert done.status_code == 200 and done.json()["complete"], done.text
+        transcript_url = url + done.json()["transcripts"][0]["url"]
+        deadline = time.monotonic() + 60
+        while "Completed" not in (page := s.get(transcript_url).text):
+            assert "Failed" not in page, page[-2000:]
+            assert time.monotonic() < deadline, "".join(lines)[-2000:]
+            time.sleep(0.3)
+        staged = list((tmp_path / "staging").glob("*"))
+        assert staged == [], staged
     finally:
         proc.terminate()
         proc.wait(10)

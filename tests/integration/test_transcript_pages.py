@@ -258,6 +258,11 @@ def test_upload_in_three_pieces_then_transcribed(
     with database(app, team.workspace.id) as s:
         t = s.get(Transcript, uuid.UUID(made["id"]))
         print("DEBUG", t.status, t.stage, t.error, t.attempts, t.rq_job_id)
+        from rq.job import Job
+        from redis import Redis
+        import os
+        j = Job.fetch(t.rq_job_id, connection=Redis.from_url(os.environ["VERBATIM_REDIS_URL"]))
+        print("JOB", j.get_status(), j.return_value(), j.exc_info, j.retries_left, j.started_at, j.ended_at)
     assert "status-completed" in page
     assert 'hx-trigger="every 2s"' not in page  # done: no more polling
     assert page.count('class="segment"') >= 1

@@ -6,23 +6,34 @@ The GPU path itself is exercised by scripts/gpu_check.py on a GPU machine (docs/
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pytest
 
-from workers.engines.base import Cancelled, EngineEnv, EngineError, Segment, Word
+from workers.engines.base import (
+    Cancelled,
+    EngineEnv,
+    EngineError,
+    Segment,
+    TranscribeOptions,
+    Word,
+)
 from workers.engines.whisperx import (
     INSTALL_HINT,
     RawWord,
     StageProgress,
     WhisperXEngine,
+    WhisperXModel,
     alignment_warning,
     convert_segment,
     diarization_warning,
@@ -442,3 +453,225 @@ def test_test_audio_round_trips_through_wav(tmp_path: Path) -> None:
     back = gpu_check.read_wav(path)
     assert len(back) == len(audio)
     assert float(np.abs(back - audio).max()) < 1e-3
+
+
+# --- the stages around WhisperX, with stand-ins for whisperx (it cannot be installed here) ---
+# The stand-ins take the arguments whisperx 3.8.6 takes and return what it returns; the engine
+# was also run against the real whisperx 3.8.6 (docs/gpu.md, "What has been verified").
+
+STAGE1 = {
+    "segments": [
+        {"start": 0.0, "end": 2.0, "text": " Hello there team.", "avg_logprob": -0.3},
+        {"start": 2.5, "end": 4.0, "text": " It shipped.", "avg_logprob": -0.2},
+    ],
+    "language": "en",
+}
+
+
+class StandInPipeline:
+    """What WhisperXModel uses of whisperx.asr.FasterWhisperPipeline."""
+
+    preset_language = None
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.fail = fail
+        self.tokenizer: object = None
+        self.options = TranscriptionOptions(beam_size=5)
+        self.model = SimpleNamespace(
+            model=SimpleNamespace(is_multilingual=True),
+            detect_language=lambda audio: ("de", 0.9132, []),
+        )
+        self.calls: list[dict] = []
+
+    def transcribe(self, audio, batch_size=None, num_workers=0, language=None, task=None,
+                   chunk_size=30, print_progress=False, combined_progress=False, verbose=False,
+                   progress_callback=None):  # fmt: skip
+        self.calls.append({"batch_size": batch_size, "language": language, "task": task})
+        self.tokenizer = f"tokenizer for {language}"  # whisperx drops it only on success
+        progress_callback(50.0)
+        if self.fail:
+            raise self.fail
+        progress_callback(100.0)
+        self.tokenizer = None
+        return {**copy.deepcopy(STAGE1), "language": language}
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:  # faster_whisper.transcribe.TranscriptionOptions is a dataclass
+    beam_size: int
+
+
+def stand_in_whisperx(align=None, diarization_pipeline=None) -> ModuleType:
+    def load_align_model(language_code, device, model_name=None, model_dir=None,
+                         model_cache_only=False):  # fmt: skip
+        return ("wav2vec2", {"language": language_code, "dictionary": {}, "type": "torchaudio"})
+
+    def default_align(transcript, model, metadata, audio, device, interpolate_method="nearest",
+                      return_char_alignments=False, print_progress=False,
+                      combined_progress=False, progress_callback=None):  # fmt: skip
+        segments = []
+        for seg in transcript:
+            words = seg["text"].split()
+            step = (seg["end"] - seg["start"]) / len(words)
+            segments.append({**seg, "text": seg["text"].strip(), "words": [
+                {"word": w, "start": seg["start"] + i * step,
+                 "end": seg["start"] + (i + 1) * step, "score": 0.9}
+                for i, w in enumerate(words)]})  # fmt: skip
+        return {"segments": segments, "word_segments": []}
+
+    def assign_word_speakers(diarize_df, transcript_result, speaker_embeddings=None,
+                             fill_nearest=False):  # fmt: skip
+        for seg in transcript_result["segments"]:
+            seg["speaker"] = diarize_df(seg["start"])
+            for word in seg.get("words", []):
+                word["speaker"] = diarize_df(word["start"])
+        return transcript_result
+
+    module = ModuleType("whisperx")
+    module.alignment = SimpleNamespace(  # type: ignore[attr-defined]
+        DEFAULT_ALIGN_MODELS_TORCH={
+            "en": "WAV2VEC2_ASR_BASE_960H",
+            "de": "VOXPOPULI_ASR_BASE_10K_DE",
+        },
+        DEFAULT_ALIGN_MODELS_HF={"ja": "jonatasgrosman/wav2vec2-large-xlsr-53-japanese"},
+        load_align_model=load_align_model,
+        align=align or default_align,
+    )
+    module.diarize = SimpleNamespace(  # type: ignore[attr-defined]
+        DiarizationPipeline=diarization_pipeline,
+        assign_word_speakers=assign_word_speakers,
+    )
+    return module
+
+
+def loaded_model(tmp_path: Path, pipeline: StandInPipeline, hf_token: str = "") -> WhisperXModel:
+    env = EngineEnv(models_dir=str(tmp_path), hf_token=hf_token)
+    return WhisperXModel(name="large-v3", env=env, device="cpu", compute_type="int8",
+                         pipeline=pipeline, torch=None, load_seconds=1.5)  # fmt: skip
+
+
+AUDIO = np.zeros(4 * 16_000, dtype=np.float32)
+
+
+def test_all_stages_give_words_speakers_timings_and_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Turns:  # pyannote's turns: SPEAKER_00 until 2.2 s, then SPEAKER_01
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+        def __call__(self, audio, num_speakers=None, min_speakers=None, max_speakers=None,
+                     return_embeddings=False, progress_callback=None):  # fmt: skip
+            assert (min_speakers, max_speakers) == (2, 3)
+            progress_callback(100.0)
+            return lambda t: "SPEAKER_00" if t < 2.2 else "SPEAKER_01"
+
+    monkeypatch.setitem(sys.modules, "whisperx", stand_in_whisperx(diarization_pipeline=Turns))
+    pipeline = StandInPipeline()
+    model = loaded_model(tmp_path, pipeline, hf_token="hf_x")
+    seen: list[tuple[float, str]] = []
+    options = TranscribeOptions(diarize=True, min_speakers=2, max_speakers=3, beam_size=2)
+
+    result = model.transcribe(AUDIO, options, lambda f, s: seen.append((round(f, 2), s)))
+
+    assert (result.language, result.language_probability) == ("de", 0.913)
+    assert pipeline.calls == [{"batch_size": 16, "language": "de", "task": "transcribe"}]
+    assert pipeline.options.beam_size == 2
+    assert result.warnings == [], result.warnings
+    assert result.speakers == ["SPEAKER_00", "SPEAKER_01"]
+    assert [w.text for w in result.segments[0].words] == ["Hello", "there", "team."]
+    assert result.segments[1].words[1].speaker == "SPEAKER_01"
+    assert set(result.timings) == {"load", "transcribe", "align", "diarize"}
+    assert result.timings["load"] >= 1.5  # the Whisper model's load, reported by the first job
+    assert seen[0] == (0.0, "transcribe") and seen[-1] == (1.0, "diarize")
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen)
+    assert model.transcribe(AUDIO, options, lambda f, s: None).timings["load"] < 1.5
+
+
+def test_a_failed_alignment_keeps_the_transcript_and_warns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def align(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setitem(sys.modules, "whisperx", stand_in_whisperx(align=align))
+    result = loaded_model(tmp_path, StandInPipeline()).transcribe(
+        AUDIO, TranscribeOptions(language="en"), lambda f, s: None
+    )
+    assert [s.text for s in result.segments] == ["Hello there team.", "It shipped."]
+    assert [w.text for w in result.segments[1].words] == ["It", "shipped."]
+    assert result.segments[1].words[-1].end == 4.0
+    assert result.warnings == [
+        "Word alignment failed (CUDA out of memory. Tried to allocate 2.00 GiB); "
+        "word timings are approximate."
+    ]
+    assert result.language == "en" and result.language_probability is None
+
+
+def test_a_language_without_an_alignment_model_warns_and_keeps_the_transcript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "whisperx", stand_in_whisperx())
+    result = loaded_model(tmp_path, StandInPipeline()).transcribe(
+        AUDIO, TranscribeOptions(language="xh"), lambda f, s: None
+    )
+    assert len(result.segments) == 2
+    assert result.warnings == [
+        "Word alignment failed (no alignment model for language 'xh'); "
+        "word timings are approximate."
+    ]
+
+
+def test_diarization_without_token_or_with_a_failing_model_warns_once_per_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[dict] = []
+
+    def gated(**kwargs):
+        attempts.append(kwargs)
+        raise OSError("401 Client Error: Unauthorized for url https://huggingface.co/...")
+
+    monkeypatch.setitem(sys.modules, "whisperx", stand_in_whisperx(diarization_pipeline=gated))
+    options = TranscribeOptions(language="en", diarize=True)
+
+    no_token = loaded_model(tmp_path, StandInPipeline()).transcribe(
+        AUDIO, options, lambda f, s: None
+    )
+    assert no_token.warnings[-1].startswith("Speaker diarization needs a Hugging Face")
+    assert no_token.speakers == [] and len(no_token.segments) == 2
+    assert attempts == []
+
+    model = loaded_model(tmp_path, StandInPipeline(), hf_token="hf_x")
+    for _ in range(2):
+        result = model.transcribe(AUDIO, options, lambda f, s: None)
+        assert result.warnings == [
+            "Speaker diarization failed (the diarization model could not be loaded); "
+            "speakers are not labelled."
+        ]
+        assert [w.start for w in result.segments[0].words] == [0.0, 0.667, 1.333]
+    assert attempts == [{"device": "cpu", "token": "hf_x"}]  # not retried within the window
+
+
+def test_transcription_failure_is_an_engine_error_and_cancel_propagates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "whisperx", stand_in_whisperx())
+    failing = StandInPipeline(fail=RuntimeError("cuDNN error: CUDNN_STATUS_INTERNAL_ERROR"))
+    with pytest.raises(EngineError, match="Transcription failed: cuDNN error"):
+        loaded_model(tmp_path, failing).transcribe(AUDIO, TranscribeOptions(), lambda f, s: None)
+
+    def cancel(fraction: float, stage: str) -> None:
+        if fraction > 0:
+            raise Cancelled
+
+    with pytest.raises(EngineError, match="no audio"):
+        loaded_model(tmp_path, StandInPipeline()).transcribe(
+            np.zeros(0, np.float32), TranscribeOptions(), lambda f, s: None
+        )
+
+    pipeline = StandInPipeline()
+    with pytest.raises(Cancelled):
+        loaded_model(tmp_path, pipeline).transcribe(AUDIO, TranscribeOptions(), cancel)
+    # whisperx leaves its per-language tokenizer behind when interrupted; the engine drops it
+    # so the next job, in another language, does not reuse it.
+    assert pipeline.calls and pipeline.tokenizer is None

@@ -48,6 +48,9 @@ ALIGNMENT_DIR = "alignment"
 DIARIZATION_DIR = "diarization"
 # wav2vec2 models are 0.4-1.2 GB each on the GPU: keep the last few languages only.
 ALIGN_CACHE_SIZE = 2
+# A model that failed to load (no network, bad token) is not tried again for this long, so
+# each job does not wait on the same hub timeouts.
+LOAD_RETRY_SECONDS = 600.0
 
 
 # --- Pure conversion: WhisperX dicts -> base.Segment ---------------------------------------
@@ -360,6 +363,7 @@ class WhisperXModel:
         self._torch = torch
         self._align_models: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
         self._diarizer: Any = None
+        self._load_failures: dict[str, tuple[float, str]] = {}  # key -> (when, message)
         # The first job after load() reports the ASR load under "load"; later ones report only
         # the alignment or diarization models they had to load.
         self._unreported_load = load_seconds
@@ -372,6 +376,8 @@ class WhisperXModel:
         audio = np.ascontiguousarray(audio, dtype=np.float32)
         if audio.ndim != 1:
             raise EngineError("Audio must be mono PCM.")
+        if audio.size == 0:
+            raise EngineError("The file has no audio to transcribe.")
         timings = {"load": self._unreported_load}
         self._unreported_load = 0.0
         steps = StageProgress(progress, stage_spans(options.diarize))
@@ -409,8 +415,6 @@ class WhisperXModel:
     def _transcribe(
         self, audio: np.ndarray, options: TranscribeOptions, steps: StageProgress
     ) -> tuple[str, float | None, dict[str, Any]]:
-        if audio.size == 0:
-            return options.language or "", None, {"segments": []}
         try:
             language, probability = options.language, None
             if language is None:
@@ -525,16 +529,12 @@ class WhisperXModel:
                 "model_cache_only": not self.env.allow_download,
             },
         )
-        t0 = time.perf_counter()
-        try:
-            loaded = alignment.load_align_model(language, self.device, **kwargs)
-        except Exception as exc:
-            # WhisperX's own message is about hub URLs; the log keeps it for operators.
-            raise StageError(
-                f"the alignment model for language '{language}' could not be loaded"
-            ) from exc
-        finally:
-            timings["load"] = timings.get("load", 0.0) + time.perf_counter() - t0
+        loaded = self._load_once(
+            f"align:{language}",
+            f"the alignment model for language '{language}' could not be loaded",
+            lambda: alignment.load_align_model(language, self.device, **kwargs),
+            timings,
+        )
         self._align_models[language] = loaded
         while len(self._align_models) > ALIGN_CACHE_SIZE:
             self._align_models.popitem(last=False)
@@ -598,14 +598,33 @@ class WhisperXModel:
         kwargs[token_parameter(diarize.DiarizationPipeline)] = self.env.hf_token or None
         if model_name is not None:
             kwargs["model_name"] = model_name
+        self._diarizer = self._load_once(
+            "diarize",
+            "the diarization model could not be loaded",
+            lambda: diarize.DiarizationPipeline(**kwargs),
+            timings,
+        )
+        return self._diarizer
+
+    def _load_once(
+        self, key: str, failure: str, load: Callable[[], Any], timings: dict[str, float]
+    ) -> Any:
+        """Load a stage's model, adding the time to "load"; a recent failure is repeated
+        without trying again. WhisperX's own messages are about hub URLs: the log keeps
+        them for operators and the warning says `failure`."""
+        failed = self._load_failures.get(key)
+        if failed and time.monotonic() - failed[0] < LOAD_RETRY_SECONDS:
+            raise StageError(failed[1])
         t0 = time.perf_counter()
         try:
-            self._diarizer = diarize.DiarizationPipeline(**kwargs)
+            model = load()
         except Exception as exc:
-            raise StageError("the diarization model could not be loaded") from exc
+            self._load_failures[key] = (time.monotonic(), failure)
+            raise StageError(failure) from exc
         finally:
             timings["load"] = timings.get("load", 0.0) + time.perf_counter() - t0
-        return self._diarizer
+        self._load_failures.pop(key, None)
+        return model
 
     # -- memory -------------------------------------------------------------------------------
 
