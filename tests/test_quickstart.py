@@ -70,6 +70,7 @@ def test_quick_start_serves_and_signs_in_the_demo_user(tmp_path):
         # A recording uploaded through the browser's protocol is transcribed by the
         # in-process worker with the CPU engine, and its audio is gone afterwards.
         slug = re.search(r"/w/([^/]+)/", resp.url).group(1)
+        (tmp_path / "audio").mkdir()
         audio = make_speech("Testing the quick start.", tmp_path / "audio", "webm")
         data = audio.read_bytes()
         page = s.get(f"{url}/w/{slug}/transcripts/new").text

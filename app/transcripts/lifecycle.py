@@ -12,6 +12,7 @@ discarded as soon as no active transcript needs it.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -161,9 +162,11 @@ def complete(transcript_id: uuid.UUID, token: str, result: EngineResult) -> bool
                 "position": position,
                 "start": seg.start,
                 "end": seg.end,
-                "text": seg.text,
+                "text": clean_text(seg.text),
                 "speaker": seg.speaker,
-                "words": [[w.text, w.start, w.end, w.probability] for w in seg.words],
+                "words": [
+                    [clean_text(w.text), w.start, w.end, _finite(w.probability)] for w in seg.words
+                ],
             }
         )
     if rows:
@@ -193,6 +196,20 @@ def complete(transcript_id: uuid.UUID, token: str, result: EngineResult) -> bool
     emit("transcript.completed", _event_data(t))
     db.session.commit()
     return True
+
+
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10))
+
+
+def clean_text(text: str) -> str:
+    """Engine text as stored: no NUL or other control characters (PostgreSQL refuses NUL,
+    and none of them belongs in a transcript), no unpaired surrogates."""
+    return text.translate(_CONTROL).encode("utf-8", "replace").decode("utf-8")
+
+
+def _finite(value: float | None) -> float | None:
+    # JSON has no NaN or infinity; a missing confidence is None.
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _count_usage(t: Transcript) -> None:

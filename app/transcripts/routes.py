@@ -172,7 +172,7 @@ def _new_page(status: int = 200, *, error: ServiceError | None = None, form: Any
         error=error,
         form=form,
         max_upload=human_bytes(cfg.upload_max_bytes),
-        max_duration=hms(cfg.max_audio_seconds),
+        max_duration=span(cfg.max_audio_seconds),
     ), status
 
 
@@ -394,6 +394,15 @@ def eta(value: float | None) -> str:
     if minutes < 60:
         return f"about {minutes} min"
     return f"about {minutes // 60} h {minutes % 60:02d} min"
+
+
+def span(value: float) -> str:
+    """A limit in words: "4 hours", "90 minutes"."""
+    minutes = round(value / 60)
+    if minutes >= 60 and minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def human_bytes(n: int) -> str:

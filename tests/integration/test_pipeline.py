@@ -76,6 +76,7 @@ def _worker(app_env, *extra_env: tuple[str, str], wait: bool = True) -> subproce
     if wait:
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0, out[-3000:]
+        proc.output = out  # type: ignore[attr-defined]
     return proc
 
 
@@ -108,9 +109,9 @@ def test_upload_is_transcribed_stored_and_its_audio_deleted(app, app_env, worksp
     assert queued.status == Status.QUEUED
     assert 3.0 < queued.duration_seconds < 10.0  # probed before queueing
     assert not _audio_gone(app, ws_id, tid)  # staged, encrypted, until the job ends
-    _worker(app_env)
+    worker = _worker(app_env)
     done = _state(app, ws_id, tid)
-    assert done.status == Status.COMPLETED, done.error
+    assert done.status == Status.COMPLETED, worker.output[-3000:]
     assert done.language == "en" and done.model == "tiny-random"
     assert set(done.timings) >= {"decode", "transcribe"}
     with app.app_context(), workspace_scope(ws_id):
@@ -174,9 +175,9 @@ def test_sigkilled_worker_job_is_requeued_then_completed_once(app, app_env, work
     requeued = _state(app, ws_id, tid)
     assert requeued.status == Status.QUEUED and requeued.attempts == 1
     assert not _audio_gone(app, ws_id, tid)  # kept for the retry
-    _worker(app_env)
+    worker = _worker(app_env)
     done = _state(app, ws_id, tid)
-    assert done.status == Status.COMPLETED, done.error
+    assert done.status == Status.COMPLETED, worker.output[-4000:]
     assert done.attempts == 2
     assert _usage(app, ws_id, tid) == 1
     assert _audio_gone(app, ws_id, tid)
@@ -224,8 +225,8 @@ def test_lost_queue_entry_is_enqueued_again(app, app_env, workspace, speech, red
     redis_conn.lrem("rq:queue:gpu", 0, job_id)
     time.sleep(1.2)
     assert _reap(app_env, stalled_after_seconds=1.0)["reenqueued"] >= 1
-    _worker(app_env)
-    assert _state(app, ws_id, tid).status == Status.COMPLETED
+    worker = _worker(app_env)
+    assert _state(app, ws_id, tid).status == Status.COMPLETED, worker.output[-4000:]
 
 
 def test_sweeper_deletes_expired_and_stray_audio(app, workspace, speech):

@@ -262,7 +262,7 @@ def test_upload_in_three_pieces_then_transcribed(
         from redis import Redis
         import os
         j = Job.fetch(t.rq_job_id, connection=Redis.from_url(os.environ["VERBATIM_REDIS_URL"]))
-        print("JOB", j.get_status(), j.return_value(), j.exc_info, j.retries_left, j.started_at, j.ended_at)
+        print("JOB", j.get_status(), j.retries_left, [(r.type, r.exc_string) for r in j.results()])
     assert "status-completed" in page
     assert 'hx-trigger="every 2s"' not in page  # done: no more polling
     assert page.count('class="segment"') >= 1

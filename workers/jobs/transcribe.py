@@ -11,11 +11,10 @@ import logging
 import time
 import uuid
 
-from app.ingest.decode import DecodeFailed, decode_pcm
-
 from app.extensions import db
 from app.ingest import media_server, staging
 from app.ingest.crypto_file import CorruptStagedFile
+from app.ingest.decode import DecodeFailed, decode_pcm
 from app.ingest.models import StagedAudio
 from app.settings import settings
 from app.transcripts import lifecycle, services
@@ -94,7 +93,17 @@ def transcribe(transcript_id: str, workspace_id: str) -> str:
                 return "failed"
             lifecycle.release_for_retry(tid, token)
             raise  # RQ retries with backoff; the retry claims the transcript again
-        if not lifecycle.complete(tid, token, result):
+        try:
+            stored = lifecycle.complete(tid, token, result)
+        except Exception as e:
+            db.session.rollback()
+            log.exception("storing the transcript %s failed (attempt %d)", tid, attempts)
+            if attempts >= 1 + cfg.transcribe_retries:
+                lifecycle.fail(tid, token, f"The transcript could not be stored: {_describe(e)}")
+                return "failed"
+            lifecycle.release_for_retry(tid, token)
+            raise
+        if not stored:
             return "claim lost (cancelled meanwhile)"
         services.note_speed(time.perf_counter() - started, duration)
         return f"completed: {len(result.segments)} segments"
