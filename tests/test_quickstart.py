@@ -90,8 +90,8 @@ def test_quick_start_serves_and_signs_in_the_demo_user(tmp_path):
         assert done.status_code == 200 and done.json()["complete"], done.text
         transcript_url = url + done.json()["transcripts"][0]["url"]
         deadline = time.monotonic() + 60
-        while "Completed" not in (page := s.get(transcript_url).text):
-            assert "Failed" not in page, page[-2000:]
+        while 'class="badge status-completed"' not in (page := s.get(transcript_url).text):
+            assert "status-failed" not in page, page[-3000:]
             assert time.monotonic() < deadline, "".join(lines)[-2000:]
             time.sleep(0.3)
         staged = list((tmp_path / "staging").glob("*"))

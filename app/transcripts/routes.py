@@ -271,10 +271,14 @@ def _act(transcript_id: uuid.UUID, action: Any, success: str) -> Any:
 @bp.post("/<uuid:transcript_id>/cancel")
 @require_role(Role.MEMBER)
 def cancel(transcript_id: uuid.UUID) -> Any:
+    # Compare runs share one file: it goes when the last of them ends.
+    shared = services.get(transcript_id).compare_group is not None
     return _act(
         transcript_id,
         lambda: services.cancel(transcript_id),
-        "Cancelled. Its audio was deleted.",
+        "Cancelled. The audio is deleted once the other model's run ends too."
+        if shared
+        else "Cancelled. Its audio was deleted.",
     )
 
 
