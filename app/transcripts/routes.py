@@ -98,15 +98,11 @@ def index() -> Any:
 
 
 def _listing(args: Mapping[str, str], page: int, *, error: ServiceError | None = None) -> Any:
-    status = 200
     try:
         result = services.listing(**args, offset=(page - 1) * PAGE, limit=PAGE)
-    except ServiceError as e:
+    except ServiceError as e:  # an unknown sort or status: say so over an empty table
         db.session.rollback()
-        error, status = e, refusal_status(e)
-        result = services.Listing((), 0)
-    if error is not None and status == 200:
-        status = refusal_status(error)
+        error, result = e, services.Listing((), 0)
     infos = {t.id: services.queue_info(t) for t in result.items if t.status in ACTIVE}
     template = "transcripts/_table.html" if is_htmx() else "transcripts/index.html"
     return render_template(
@@ -122,7 +118,7 @@ def _listing(args: Mapping[str, str], page: int, *, error: ServiceError | None =
         sorts=list(services.SORTS),
         status_filters=STATUS_FILTERS,
         error=error,
-    ), status
+    ), (refusal_status(error) if error else 200)
 
 
 @bp.post("/delete")

@@ -45,6 +45,29 @@ def clean_title(raw: str | None, fallback: str) -> str:
     return title or fallback[:MAX_TITLE] or "Untitled recording"
 
 
+def _runs(options: JobOptions) -> list[tuple[str, uuid.UUID | None]]:
+    """(model, compare group) per transcript to make: one, or two when comparing."""
+    if options.compare_model is None:
+        return [(options.model, None)]
+    group = uuid.uuid4()
+    return [(options.model, group), (options.compare_model, group)]
+
+
+def _new(options: JobOptions, model: str, group: uuid.UUID | None, **fields: Any) -> Transcript:
+    return Transcript(
+        id=uuid.uuid4(),
+        compare_group=group,
+        engine=options.engine,
+        model=model,
+        language_requested=options.language,
+        diarize=options.diarize,
+        min_speakers=options.min_speakers,
+        max_speakers=options.max_speakers,
+        queued_at=utcnow(),
+        **fields,
+    )
+
+
 def start_from_staged(
     staged: StagedAudio,
     info: MediaInfo,
@@ -58,29 +81,21 @@ def start_from_staged(
 
     The caller commits; jobs are enqueued once it does.
     """
-    models = [options.model] + ([options.compare_model] if options.compare_model else [])
-    group = uuid.uuid4() if len(models) > 1 else None
     created = []
-    for model in models:
-        t = Transcript(
-            id=uuid.uuid4(),
+    for model, group in _runs(options):
+        t = _new(
+            options,
+            model,
+            group,
             workspace_id=staged.workspace_id,
             title=title if group is None else f"{title} ({model})"[:MAX_TITLE],
             uploader_id=uploader_id,
             status=Status.QUEUED,
             source=source,
             staged_audio_id=staged.id,
-            compare_group=group,
-            engine=options.engine,
-            model=model,
-            language_requested=options.language,
-            diarize=options.diarize,
-            min_speakers=options.min_speakers,
-            max_speakers=options.max_speakers,
             container=info.container,
             duration_seconds=info.duration_s,
             has_video=info.has_video,
-            queued_at=utcnow(),
             stage="queued",
         )
         db.session.add(t)
@@ -101,27 +116,19 @@ def start_from_url(
         url = validate_url(url, allow_http=cfg.url_allow_http)
     except UrlRefused as e:
         raise ServiceError(str(e), field="url") from None
-    models = [options.model] + ([options.compare_model] if options.compare_model else [])
-    group = uuid.uuid4() if len(models) > 1 else None
     # Compare runs share one download: the first transcript fetches, the second waits for
     # its audio (see workers/jobs/fetch_url.py).
     created = []
-    for model in models:
-        t = Transcript(
-            id=uuid.uuid4(),
+    for model, group in _runs(options):
+        t = _new(
+            options,
+            model,
+            group,
             title=clean_title(title, "Link"),
             uploader_id=uploader_id,
             status=Status.FETCHING,
             source=Source.URL,
             source_url=url if not created else None,
-            compare_group=group,
-            engine=options.engine,
-            model=model,
-            language_requested=options.language,
-            diarize=options.diarize,
-            min_speakers=options.min_speakers,
-            max_speakers=options.max_speakers,
-            queued_at=utcnow(),
             stage="waiting to download",
         )
         db.session.add(t)

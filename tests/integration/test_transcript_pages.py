@@ -255,14 +255,6 @@ def test_upload_in_three_pieces_then_transcribed(
     run_jobs("gpu")
 
     page = team.page(f"/transcripts/{made['id']}")
-    with database(app, team.workspace.id) as s:
-        t = s.get(Transcript, uuid.UUID(made["id"]))
-        print("DEBUG", t.status, t.stage, t.error, t.attempts, t.rq_job_id)
-        from rq.job import Job
-        from redis import Redis
-        import os
-        j = Job.fetch(t.rq_job_id, connection=Redis.from_url(os.environ["VERBATIM_REDIS_URL"]))
-        print("JOB", j.get_status(), j.retries_left, [(r.type, r.exc_string) for r in j.results()])
     assert "status-completed" in page
     assert 'hx-trigger="every 2s"' not in page  # done: no more polling
     assert page.count('class="segment"') >= 1

@@ -33,6 +33,7 @@ from workers.engines.base import (
     TranscribeOptions,
     Word,
 )
+from workers.engines.local_models import local_models
 
 NAME = "faster-whisper"
 STAGE = "transcribe"
@@ -43,25 +44,6 @@ INSTALL_HINT = "The faster-whisper engine is not installed here (pip install fas
 # faster-whisper's own default: fall back to sampling when greedy/beam output looks broken.
 DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 WINDOW_S = 30.0  # Whisper's input window; the batched pipeline needs explicit clips
-
-
-def is_ctranslate2_model(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, "model.bin")) and os.path.isfile(
-        os.path.join(path, "config.json")
-    )
-
-
-def local_models(models_dir: str) -> list[str]:
-    """Sorted names of the CTranslate2 model directories directly under models_dir."""
-    try:
-        names = sorted(os.listdir(models_dir))
-    except OSError:  # missing or unreadable: no local models
-        return []
-    return [
-        n
-        for n in names
-        if not n.startswith(".") and is_ctranslate2_model(os.path.join(models_dir, n))
-    ]
 
 
 def resolve_device(requested: str, cuda_devices: int) -> str:

@@ -40,6 +40,7 @@ from workers.engines.base import (
     TranscribeOptions,
     Word,
 )
+from workers.engines.local_models import local_models
 
 log = logging.getLogger(__name__)
 
@@ -205,21 +206,6 @@ def token_parameter(func: Callable[..., Any]) -> str:
     except (TypeError, ValueError):
         return "token"
     return "use_auth_token" if "use_auth_token" in params and "token" not in params else "token"
-
-
-def is_ctranslate2_model(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, "model.bin")) and os.path.isfile(
-        os.path.join(path, "config.json")
-    )
-
-
-def local_models(models_dir: str) -> list[str]:
-    """Names of the CTranslate2 Whisper model directories directly under models_dir."""
-    try:
-        names = sorted(os.listdir(models_dir))
-    except OSError:
-        return []
-    return [n for n in names if is_ctranslate2_model(os.path.join(models_dir, n))]
 
 
 def resolve_device(requested: str, cuda_available: bool) -> str:
