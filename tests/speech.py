@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import subprocess
+import uuid
 import wave
 from dataclasses import dataclass
 from functools import cache
@@ -219,3 +220,10 @@ def probe(path: Path) -> dict[str, Any]:
         ]
     )
     return json.loads(out)
+
+
+def duration_of(data: bytes, directory: Path) -> float:
+    """ffprobe's duration of media held in memory (written to a file in `directory` first)."""
+    path = directory / f"probe-{uuid.uuid4().hex}.bin"
+    path.write_bytes(data)
+    return float(probe(path)["format"]["duration"])

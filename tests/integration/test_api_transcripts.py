@@ -27,6 +27,7 @@ from app.tenants.models import Workspace
 from app.transcripts.models import Transcript, TranscriptSegment, TranscriptSpeaker
 from tests.integration.test_api import new_key
 from tests.integration.test_workspaces import create_team, database
+from tests.speech import duration_of, make_speech
 from tests.web import Web, make_user
 from workers.engines.base import EngineCapabilities, EngineEnv, EngineError
 
@@ -55,30 +56,14 @@ def tone(directory: Path, seconds: float, name: str = "tone.mp3") -> bytes:
     return out.read_bytes()
 
 
-def duration_of(data: bytes, directory: Path) -> float:
-    path = directory / f"probe-{uuid.uuid4().hex}"
-    path.write_bytes(data)
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return float(out.stdout.strip())
-
-
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A few seconds of synthetic speech as mp3, so voice detection finds something."""
-    d = tmp_path_factory.mktemp("speech")
-    wav, mp3 = d / "speech.wav", d / "speech.mp3"
-    text = "Hello there. This is a short test of the transcription service. Thank you."
-    subprocess.run(["espeak-ng", "-v", "en", "-w", str(wav), text], check=True)
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-ac", "1", "-b:a", "48k", str(mp3)],
-        check=True,
-    )
-    return mp3.read_bytes()
+    return make_speech(
+        "Hello there. This is a short test of the transcription service. Thank you.",
+        tmp_path_factory.mktemp("speech"),
+        "mp3",
+    ).read_bytes()
 
 
 # --- a workspace with an API key ----------------------------------------------------------

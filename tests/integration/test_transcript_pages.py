@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import subprocess
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from app.ingest.models import StagedAudio, Upload
 from app.tenants.models import Workspace
 from app.transcripts.models import Status, Transcript, TranscriptSegment, TranscriptSpeaker
 from tests.integration.test_workspaces import add_member, create_team, database
+from tests.speech import duration_of, make_speech
 from tests.web import Web, make_user
 
 PIECE = "application/offset+octet-stream"
@@ -33,27 +33,11 @@ PIECE = "application/offset+octet-stream"
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A few seconds of synthetic speech as mp3, so voice detection finds something."""
-    d = tmp_path_factory.mktemp("speech")
-    wav, mp3 = d / "speech.wav", d / "speech.mp3"
-    text = "Good morning. This recording checks the upload page of the service."
-    subprocess.run(["espeak-ng", "-v", "en", "-w", str(wav), text], check=True)
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-ac", "1", "-b:a", "48k", str(mp3)],
-        check=True,
-    )
-    return mp3.read_bytes()
-
-
-def duration_of(data: bytes, directory: Path) -> float:
-    path = directory / f"probe-{uuid.uuid4().hex}.bin"
-    path.write_bytes(data)
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return float(out.stdout.strip())
+    return make_speech(
+        "Good morning. This recording checks the upload page of the service.",
+        tmp_path_factory.mktemp("speech"),
+        "mp3",
+    ).read_bytes()
 
 
 def hms(seconds: float) -> str:
