@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import uuid
 
-from app.ingest.probe import MediaRejected
-from app.ingest.url_fetch import FetchFailed, UrlRefused, fetch
 from sqlalchemy import select
 
 from app.extensions import db
 from app.ingest import staging
+from app.ingest.probe import MediaRejected
 from app.ingest.uploads import probe_staged
+from app.ingest.url_fetch import FetchFailed, UrlRefused, fetch
 from app.settings import settings
 from app.transcripts import lifecycle
 from app.transcripts.models import Status, Transcript
