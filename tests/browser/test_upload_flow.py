@@ -232,6 +232,12 @@ def test_cancel_stops_an_upload(session: Session, media: dict[str, Path]) -> Non
     page.set_input_files("#file-input", str(media["long"]))
     item = page.locator("#upload-list .upload-item")
     expect(item.locator(".state")).to_contain_text("Uploading")
+    # "Uploading" shows once the upload exists; wait for its first piece to be in flight.
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
     item.get_by_role("button", name="Cancel").click()
     expect(item.locator(".state")).to_have_text("Cancelled; nothing was kept.")
     assert len(held) == 1
