@@ -96,7 +96,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.plugins.routes import bp as plugins_bp
     from app.tenants.invitation_routes import bp as invitations_bp
     from app.tenants.routes import bp as workspace_bp
+    from app.transcripts.editor_routes import bp as editor_bp
+    from app.transcripts.export_routes import bp as exports_bp
+    from app.transcripts.organize_routes import bp as organize_bp
+    from app.transcripts.public_routes import bp as public_share_bp
     from app.transcripts.routes import bp as transcripts_bp
+    from app.transcripts.share_routes import bp as shares_bp
     from app.web.routes import bp as web_bp
 
     register_google(app)
@@ -111,6 +116,11 @@ def _register_blueprints(app: Flask) -> None:
         audit_bp,
         plugins_bp,
         transcripts_bp,
+        editor_bp,
+        exports_bp,
+        shares_bp,
+        public_share_bp,
+        organize_bp,
         uploads_bp,
     ):
         app.register_blueprint(bp)

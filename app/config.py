@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     engine_device: str = Field("auto", description="auto, cpu or cuda.")
     engine_compute_type: str = Field("default", description="CTranslate2 compute type.")
     engine_cpu_threads: int = Field(0, description="CPU threads per engine; 0: library default.")
+    engine_temperatures: str = Field(
+        "0,0.2,0.4,0.6,0.8,1.0",
+        description="Decoding temperatures tried in turn (comma-separated); 0 alone: repeatable.",
+    )
     hf_token: str = Field("", description="Hugging Face token for gated diarization models.")
     transcribe_retries: int = Field(2, description="Retries of a failed transcription job.")
     job_timeout_base_seconds: int = Field(600, description="Job timeout before audio length.")
@@ -111,6 +115,17 @@ class Settings(BaseSettings):
         90.0, description="A running job silent this long is requeued or failed."
     )
 
+    @field_validator("engine_temperatures")
+    @classmethod
+    def _temperatures_are_numbers(cls, value: str) -> str:
+        try:
+            numbers = [float(x) for x in value.split(",") if x.strip()]
+        except ValueError:
+            raise ValueError("engine_temperatures must be numbers separated by commas") from None
+        if any(not 0.0 <= n <= 2.0 for n in numbers):
+            raise ValueError("engine_temperatures must lie between 0 and 2")
+        return value
+
     @cached_property
     def effective_migration_url(self) -> str:
         return self.migration_database_url or self.database_url
@@ -118,6 +133,10 @@ class Settings(BaseSettings):
     @property
     def url_extractor_list(self) -> tuple[str, ...]:
         return tuple(x.strip() for x in self.url_extractors.split(",") if x.strip())
+
+    @property
+    def engine_temperature_list(self) -> tuple[float, ...]:
+        return tuple(float(x) for x in self.engine_temperatures.split(",") if x.strip())
 
     @property
     def hub_model_list(self) -> tuple[str, ...]:

@@ -7,12 +7,20 @@ from app.ingest.models import StagedAudio, Upload
 from app.mail.models import OutboundEmail
 from app.plugins.models import EventDelivery, IntegrationEvent, PluginSetting
 from app.tenants.models import Invitation, Membership, Role, Workspace
-from app.transcripts.models import Transcript, TranscriptSegment, TranscriptSpeaker
+from app.transcripts.models import (
+    Folder,
+    ShareLink,
+    Transcript,
+    TranscriptRevision,
+    TranscriptSegment,
+    TranscriptSpeaker,
+)
 
 __all__ = [
     "ApiKey",
     "AuditEvent",
     "EventDelivery",
+    "Folder",
     "IntegrationEvent",
     "Invitation",
     "Membership",
@@ -20,8 +28,10 @@ __all__ = [
     "OutboundEmail",
     "PluginSetting",
     "Role",
+    "ShareLink",
     "StagedAudio",
     "Transcript",
+    "TranscriptRevision",
     "TranscriptSegment",
     "TranscriptSpeaker",
     "Upload",

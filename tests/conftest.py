@@ -96,6 +96,9 @@ def app_env(services: SimpleNamespace) -> dict[str, str]:
         "VERBATIM_ALLOW_MODEL_DOWNLOAD": "false",
         "VERBATIM_DEFAULT_MODEL": "tiny-random",
         "VERBATIM_ENGINE_CPU_THREADS": "1",
+        # Greedy decoding only: the random-weight test model's output is then the same on
+        # every run (the sampling fallback made word timings come and go).
+        "VERBATIM_ENGINE_TEMPERATURES": "0",
     }
     services.oidc.redirect_uris.add(env["VERBATIM_BASE_URL"] + "/auth/google/callback")
     # Forked work horses and subprocess workers build their app from the environment.

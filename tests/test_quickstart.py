@@ -27,6 +27,7 @@ def test_quick_start_serves_and_signs_in_the_demo_user(tmp_path):
         VERBATIM_MODELS_DIR=str(ROOT / "tests" / "fixtures" / "models"),
         VERBATIM_HUB_MODELS="",
         VERBATIM_DEFAULT_MODEL="tiny-random",
+        VERBATIM_ENGINE_TEMPERATURES="0",  # repeatable output from the random-weight model
     )
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "quickstart.py")],

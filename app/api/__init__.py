@@ -51,6 +51,10 @@ class VerbatimApi(Api):
 
 
 def init_api(app: Flask) -> Api:
+    from app.api.editor import bp as editor_bp
+    from app.api.exports import bp as exports_bp
+    from app.api.organize import bp as organize_bp
+    from app.api.shares import bp as shares_bp
     from app.api.transcripts import bp as transcripts_bp
     from app.api.uploads import bp as uploads_bp
     from app.api.workspace import bp as workspace_bp
@@ -71,7 +75,15 @@ def init_api(app: Flask) -> Api:
         "ApiKey", {"type": "http", "scheme": "bearer", "description": "A workspace API key"}
     )
     api.spec.options["security"] = [{"ApiKey": []}]
-    for bp in (workspace_bp, transcripts_bp, uploads_bp):
+    for bp in (
+        workspace_bp,
+        transcripts_bp,
+        uploads_bp,
+        editor_bp,
+        exports_bp,
+        shares_bp,
+        organize_bp,
+    ):
         api.register_blueprint(bp)
     app.extensions["verbatim.api"] = api
     return api

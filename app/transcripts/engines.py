@@ -48,6 +48,7 @@ def engine_env(cfg: Settings | None = None) -> EngineEnv:
         device=cfg.engine_device,
         compute_type=cfg.engine_compute_type,
         cpu_threads=cfg.engine_cpu_threads,
+        temperatures=cfg.engine_temperature_list,
         hf_token=cfg.hf_token,
         allow_download=cfg.allow_model_download,
     )

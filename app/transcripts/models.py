@@ -1,4 +1,4 @@
-"""Transcripts, their segments and speakers."""
+"""Transcripts, their segments, speakers and revisions; folders; public share links."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, IdMixin, TimestampMixin, WorkspaceScoped, utcnow
@@ -87,6 +87,14 @@ class Transcript(WorkspaceScoped, IdMixin, TimestampMixin, Base):
     rq_job_id: Mapped[str | None] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    # Working with it. `revision` counts saves: an edit names the revision it was based on,
+    # and one made on a stale base is refused where it touches what changed since.
+    revision: Mapped[int] = mapped_column(default=1, server_default="1")
+    folder_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("folders.id", ondelete="SET NULL"), index=True
+    )
+    tags: Mapped[list] = mapped_column(default=list)  # lowercase names, sorted, unique
+
     segments: Mapped[list[TranscriptSegment]] = relationship(
         order_by="TranscriptSegment.position",
         cascade="all, delete-orphan",
@@ -115,6 +123,9 @@ class TranscriptSegment(WorkspaceScoped, IdMixin, Base):
     speaker: Mapped[str | None] = mapped_column(String(64))
     # [[text, start, end, probability], ...]: compact, read and written with the segment.
     words: Mapped[list] = mapped_column(default=list)
+    # The transcript revision that last changed this segment: two people editing different
+    # segments both save; the second edit of the same segment on a stale base is refused.
+    changed_in: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class TranscriptSpeaker(WorkspaceScoped, IdMixin, Base):
@@ -128,3 +139,55 @@ class TranscriptSpeaker(WorkspaceScoped, IdMixin, Base):
     )
     label: Mapped[str] = mapped_column(String(64))  # the engine's, e.g. SPEAKER_00
     name: Mapped[str] = mapped_column(String(120))  # what people call them; editable
+
+
+class TranscriptRevision(WorkspaceScoped, IdMixin, Base):
+    """The whole transcript as it was after one save (zlib-compressed JSON).
+
+    Snapshots rather than deltas: any revision opens, diffs and restores on its own, and
+    a 3-hour transcript compresses to a few hundred kB.
+    """
+
+    __tablename__ = "transcript_revisions"
+    __table_args__ = (
+        UniqueConstraint("transcript_id", "number", name="uq_transcript_revisions_number"),
+    )
+
+    transcript_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("transcripts.id", ondelete="CASCADE")
+    )
+    number: Mapped[int]  # Transcript.revision right after this save
+    author_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))  # original, edit, split, merge, restore...
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    snapshot: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Folder(WorkspaceScoped, IdMixin, TimestampMixin, Base):
+    __tablename__ = "folders"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_folders_name"),)
+
+    name: Mapped[str] = mapped_column(String(120))
+
+
+class ShareLink(WorkspaceScoped, IdMixin, TimestampMixin, Base):
+    """A public, read-only link to one transcript. Only the token's hash is stored."""
+
+    __tablename__ = "share_links"
+
+    transcript_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("transcripts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[datetime | None]  # None: permanent (a plan feature)
+    revoked_at: Mapped[datetime | None]
+    allow_download: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    opened_count: Mapped[int] = mapped_column(default=0)
+    last_opened_at: Mapped[datetime | None]

@@ -32,7 +32,7 @@ from app.forms import field as form_field
 from app.settings import settings
 from app.tenants.models import Role
 from app.tenants.web import is_htmx, require_role, workspace_blueprint
-from app.transcripts import engines, services
+from app.transcripts import engines, review, services, words
 from app.transcripts.models import ACTIVE, Status, Transcript, TranscriptSegment
 
 bp: Blueprint = workspace_blueprint("transcripts", __name__, "/transcripts")
@@ -80,6 +80,8 @@ def _helpers() -> dict[str, Any]:
         "eta": eta,
         "seconds": seconds,
         "ACTIVE": ACTIVE,
+        "low_confidence": review.DEFAULT_THRESHOLD,
+        "joiner": words.joiner,
     }
 
 

@@ -155,7 +155,7 @@ def make_transcript(
         s.flush()
         for position, (start, end, text, speaker) in enumerate(segments):
             words = [
-                [f" {w}", start + i * 0.4, start + i * 0.4 + 0.3, 0.9]
+                [w, start + i * 0.4, start + i * 0.4 + 0.3, 0.9]
                 for i, w in enumerate(text.split())
             ]
             s.add(
@@ -242,7 +242,7 @@ def test_upload_in_three_pieces_then_transcribed(
     assert "status-completed" in page
     assert 'hx-trigger="every 2s"' not in page  # done: no more polling
     assert page.count('class="segment"') >= 1
-    assert re.search(r'class="w" data-start="\d+\.\d\d" data-end="\d+\.\d\d"', page)
+    assert re.search(r'class="w[^"]*" data-start="\d+\.\d\d" data-end="\d+\.\d\d"', page)
     assert re.search(r'<span class="ts">\[\d\d:\d\d\]</span>', page)
     assert "tiny-random" in page
     listing = team.page("/transcripts/")
@@ -494,7 +494,8 @@ def test_rename_speaker_changes_every_line(app: Flask, team: Team) -> None:
     page = team.page(f"/transcripts/{tid}")
     assert page.count('<span class="speaker">Speaker 1</span>') == 2
     assert "[01:05]" in page
-    assert '<span class="w" data-start="2.00" data-end="2.30"> hi</span>' in page
+    first = '<span class="w" data-start="2.00" data-end="2.30" data-i="0" data-p="0.90">hi</span>'
+    assert first + ' <span class="w"' in page  # words are spaced apart (English)
 
     url = team.url(f"/transcripts/{tid}/speakers/SPEAKER_00")
     swapped = team.web.post(url, {"name": "  Ada   Lovelace "}, htmx=True)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from app.auth.api_keys import create_api_key
 from app.db import utcnow
@@ -20,7 +21,14 @@ from app.security.tokens import new_token
 from app.tenants.context import workspace_scope
 from app.tenants.models import Invitation, Membership, Role
 from app.tenants.services import create_workspace
-from app.transcripts.models import Status, Transcript, TranscriptSegment, TranscriptSpeaker
+from app.transcripts.models import (
+    Folder,
+    ShareLink,
+    Status,
+    Transcript,
+    TranscriptSegment,
+    TranscriptSpeaker,
+)
 from tests.web import make_user, unique_email
 
 
@@ -38,6 +46,9 @@ class Side:
     transcript_id: uuid.UUID
     upload_id: uuid.UUID
     group_id: uuid.UUID
+    segment_id: uuid.UUID
+    share_id: uuid.UUID
+    folder_id: uuid.UUID
 
 
 @dataclass
@@ -66,6 +77,7 @@ def _side(app: Flask, tag: str) -> Side:
             db.session.commit()
             key, key_raw = create_api_key(f"key {tag}", owner.id)
             transcript, upload = _transcript_and_upload(owner.id, tag)
+            segment_id, share_id, folder_id = _organised(transcript, owner.id, tag)
             return Side(
                 ws.slug,
                 ws.id,
@@ -79,6 +91,9 @@ def _side(app: Flask, tag: str) -> Side:
                 transcript.id,
                 upload.id,
                 transcript.compare_group,
+                segment_id,
+                share_id,
+                folder_id,
             )
 
 
@@ -122,6 +137,24 @@ def _transcript_and_upload(owner_id: uuid.UUID, tag: str) -> tuple[Transcript, U
     db.session.add(upload)
     db.session.commit()
     return transcript, upload
+
+
+def _organised(
+    transcript: Transcript, owner_id: uuid.UUID, tag: str
+) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """The transcript's segment, a live share link to it, and a folder holding it."""
+    folder = Folder(name=f"Folder {tag}")
+    share = ShareLink(
+        transcript_id=transcript.id, token_hash=new_token()[1], created_by_id=owner_id
+    )
+    db.session.add_all([folder, share])
+    db.session.flush()
+    transcript.folder_id = folder.id
+    segment = db.session.scalars(
+        select(TranscriptSegment).where(TranscriptSegment.transcript_id == transcript.id)
+    ).one()
+    db.session.commit()
+    return segment.id, share.id, folder.id
 
 
 @pytest.fixture(scope="module")

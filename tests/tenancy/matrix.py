@@ -2,10 +2,17 @@
 
 A route missing here fails the suite (test_routes.py::test_every_route_has_an_entry).
 Placeholders: {slug} {membership_id} {invitation_id} {api_key_id} {plugin} {token}
-{transcript_id} {upload_id} {label} {group_id}.
+{transcript_id} {upload_id} {label} {group_id} {segment_id} {share_id} {folder_id} {number}
+{fmt}.
+
+Features with many routes keep their entries in matrix_<feature>.py, merged here.
 """
 
 from __future__ import annotations
+
+from tests.tenancy import matrix_editor, matrix_exports, matrix_organize, matrix_shares
+
+_FEATURES = (matrix_editor, matrix_exports, matrix_organize, matrix_shares)
 
 # No sign-in needed: the front door, sign-in flows, public docs, static files.
 PUBLIC = {
@@ -20,6 +27,7 @@ PUBLIC = {
     "google.start",
     "google.callback",
     "api-docs.openapi_json",
+    *matrix_shares.PUBLIC,
 }
 
 # Signed-in, about the person rather than a workspace (no workspace in the URL).
@@ -73,6 +81,8 @@ WORKSPACE = {
     "uploads.offset": ("HEAD", "/w/{slug}/uploads/{upload_id}"),
     "uploads.abort": ("DELETE", "/w/{slug}/uploads/{upload_id}"),
 }
+for _feature in _FEATURES:
+    WORKSPACE.update(_feature.WORKSPACE)
 
 # /api/v1: the workspace comes from the API key.
 API = {
@@ -103,6 +113,8 @@ API = {
     "api_uploads.append_upload": ("PATCH", "/api/v1/uploads/{upload_id}"),
     "api_uploads.abort_upload": ("DELETE", "/api/v1/uploads/{upload_id}"),
 }
+for _feature in _FEATURES:
+    API.update(_feature.API)
 
 CHILD_PLACEHOLDERS = (
     "{membership_id}",
@@ -111,4 +123,7 @@ CHILD_PLACEHOLDERS = (
     "{transcript_id}",
     "{upload_id}",
     "{group_id}",
+    "{segment_id}",
+    "{share_id}",
+    "{folder_id}",
 )

@@ -37,6 +37,11 @@ def fill(template: str, side: Side | None, *, slug: str | None = None) -> str:
         "upload_id": side.upload_id if side else uuid.uuid4(),
         "group_id": side.group_id if side else uuid.uuid4(),
         "label": "SPEAKER_00",
+        "segment_id": side.segment_id if side else uuid.uuid4(),
+        "share_id": side.share_id if side else uuid.uuid4(),
+        "folder_id": side.folder_id if side else uuid.uuid4(),
+        "number": 1,
+        "fmt": "txt",
     }
     return template.format(**values)
 

@@ -92,6 +92,9 @@ class EngineEnv:
     device: str = "auto"  # auto | cpu | cuda
     compute_type: str = "default"  # ctranslate2 compute type, e.g. float16, int8
     cpu_threads: int = 0  # 0: the library's default
+    # Whisper's fallback schedule: sampling at rising temperatures when greedy output looks
+    # broken. Empty: the engine's default. (0.0,) alone makes a run repeatable.
+    temperatures: tuple[float, ...] = ()
     hf_token: str = ""  # for gated diarization models
     allow_download: bool = True
 

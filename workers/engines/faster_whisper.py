@@ -128,8 +128,8 @@ class FasterWhisperEngine:
     """Engine plugin object; cheap to create, loads nothing until load().
 
     `max_new_tokens` caps the tokens decoded per 30 s window and `temperatures` replaces
-    faster-whisper's fallback schedule: production leaves both alone; tests with a
-    random-weight model set them to keep decoding short and deterministic.
+    the fallback schedule (else EngineEnv.temperatures, else faster-whisper's own): tests
+    with a random-weight model set them to keep decoding short and deterministic.
     """
 
     name = NAME
@@ -140,7 +140,7 @@ class FasterWhisperEngine:
         self,
         *,
         max_new_tokens: int | None = None,
-        temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
+        temperatures: Sequence[float] = (),
     ) -> None:
         self.max_new_tokens = max_new_tokens
         self.temperatures = tuple(temperatures)
@@ -183,7 +183,10 @@ class FasterWhisperEngine:
             name=model,
             whisper=whisper,
             batched=batched,
-            settings=_DecodeSettings(self.max_new_tokens, self.temperatures),
+            settings=_DecodeSettings(
+                self.max_new_tokens,
+                self.temperatures or env.temperatures or DEFAULT_TEMPERATURES,
+            ),
             device=device,
             compute_type=compute_type,
             load_seconds=time.perf_counter() - started,

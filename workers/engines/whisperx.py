@@ -301,6 +301,8 @@ class WhisperXEngine:
         }
         if env.cpu_threads > 0:
             kwargs["threads"] = env.cpu_threads
+        if env.temperatures:
+            kwargs["asr_options"] = {"temperatures": list(env.temperatures)}
         try:
             pipeline = asr.load_model(arch, device, **supported_kwargs(asr.load_model, kwargs))
         except Exception as exc:
