@@ -157,9 +157,7 @@ class TranscriptRevision(WorkspaceScoped, IdMixin, Base):
         ForeignKey("transcripts.id", ondelete="CASCADE")
     )
     number: Mapped[int]  # Transcript.revision right after this save
-    author_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(32))  # original, edit, split, merge, restore...
     summary: Mapped[str] = mapped_column(String(300), default="")

@@ -155,8 +155,7 @@ def make_transcript(
         s.flush()
         for position, (start, end, text, speaker) in enumerate(segments):
             words = [
-                [w, start + i * 0.4, start + i * 0.4 + 0.3, 0.9]
-                for i, w in enumerate(text.split())
+                [w, start + i * 0.4, start + i * 0.4 + 0.3, 0.9] for i, w in enumerate(text.split())
             ]
             s.add(
                 TranscriptSegment(
