@@ -9,8 +9,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: run test lint bench clean system-deps
 
 # Debian/Ubuntu packages the tests and the product use; installed when missing.
-TEST_PACKAGES := postgresql redis-server chromium ffmpeg espeak-ng
-RUN_PACKAGES := ffmpeg
+# Fonts: PDF exports of Arabic, Georgian, Chinese and other scripts.
+FONT_PACKAGES := fonts-dejavu-core fonts-noto-core fonts-wqy-microhei
+TEST_PACKAGES := postgresql redis-server chromium ffmpeg espeak-ng $(FONT_PACKAGES)
+RUN_PACKAGES := ffmpeg $(FONT_PACKAGES)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { scripts/apt-install.sh python3-venv && $(PYTHON) -m venv $(VENV); }
