@@ -24,6 +24,7 @@ from app import ROOT, create_app
 from tests.fakes.oidc_provider import OIDCProvider
 from tests.mailbox import Mailbox
 from tests.services import Postgres, RedisServer, free_port
+from tests.transcripts import Team, make_team
 from tests.web import Web
 
 SECRET = "test-secret-key-not-for-production"
@@ -147,3 +148,9 @@ def run_jobs(app_env: dict[str, str], redis_conn: Redis):  # type: ignore[no-unt
         )
 
     return _run
+
+
+@pytest.fixture
+def team(app: Flask, web: Web) -> Team:
+    """A signed-in owner of a new team workspace (tests/transcripts.py)."""
+    return make_team(app, web)

@@ -7,21 +7,19 @@ import io
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from app.auth.models import User
 from app.ingest.models import StagedAudio, Upload
-from app.tenants.models import Workspace
-from app.transcripts.models import Status, Transcript, TranscriptSegment, TranscriptSpeaker
-from tests.integration.test_workspaces import add_member, create_team, database
+from app.transcripts.models import Status, Transcript, TranscriptSegment
+from tests.integration.test_workspaces import add_member, database
 from tests.speech import duration_of, make_speech
+from tests.transcripts import Team, make_transcript
 from tests.web import Web, make_user
 
 PIECE = "application/offset+octet-stream"
@@ -46,36 +44,6 @@ def hms(seconds: float) -> str:
 
 
 # --- a team and its people ----------------------------------------------------------------
-
-
-@dataclass
-class Team:
-    web: Web
-    workspace: Workspace
-    user: User
-
-    @property
-    def slug(self) -> str:
-        return self.workspace.slug
-
-    def url(self, path: str) -> str:
-        return f"/w/{self.slug}{path}"
-
-    def page(self, path: str, **kw: Any) -> str:
-        resp = self.web.get(self.url(path), **kw)
-        assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
-        return resp.get_data(as_text=True)
-
-    def count(self, model: type) -> int:
-        with database(self.web.app, self.workspace.id) as s:
-            return s.scalar(select(func.count(model.id))) or 0
-
-
-@pytest.fixture
-def team(app: Flask, web: Web) -> Team:
-    user = make_user(app, name="Paula Pages")
-    web.login(user)
-    return Team(web, create_team(web, "Pages Team"), user)
 
 
 def open_upload(team: Team, name: str, size: int, **extra: Any) -> TestResponse:
@@ -127,51 +95,6 @@ class UnreadBody(io.RawIOBase):
 
 def staged_path(app: Flask, staged_id: uuid.UUID) -> Path:
     return Path(app.extensions["verbatim.settings"].staging_dir) / f"{staged_id.hex}.vba"
-
-
-def make_transcript(
-    app: Flask,
-    workspace_id: uuid.UUID,
-    title: str,
-    *,
-    status: Status = Status.COMPLETED,
-    duration: float = 65.0,
-    segments: list[tuple[float, float, str, str | None]] = (),  # type: ignore[assignment]
-    speakers: dict[str, str] | None = None,
-    **fields: Any,
-) -> uuid.UUID:
-    """A transcript put straight in the database (the engine has its own tests)."""
-    with database(app, workspace_id) as s:
-        t = Transcript(
-            title=title,
-            status=status,
-            engine="faster-whisper",
-            model="tiny-random",
-            duration_seconds=duration,
-            speaker_count=len(speakers or {}),
-            **fields,
-        )
-        s.add(t)
-        s.flush()
-        for position, (start, end, text, speaker) in enumerate(segments):
-            words = [
-                [w, start + i * 0.4, start + i * 0.4 + 0.3, 0.9] for i, w in enumerate(text.split())
-            ]
-            s.add(
-                TranscriptSegment(
-                    transcript_id=t.id,
-                    position=position,
-                    start=start,
-                    end=end,
-                    text=text,
-                    speaker=speaker,
-                    words=words,
-                )
-            )
-        for label, name in (speakers or {}).items():
-            s.add(TranscriptSpeaker(transcript_id=t.id, label=label, name=name))
-        s.commit()
-        return t.id
 
 
 def status_of(app: Flask, workspace_id: uuid.UUID, transcript_id: uuid.UUID) -> str | None:
