@@ -24,7 +24,6 @@ from app import ROOT, create_app
 from tests.fakes.oidc_provider import OIDCProvider
 from tests.mailbox import Mailbox
 from tests.services import Postgres, RedisServer, free_port
-from tests.transcripts import Team, make_team
 from tests.web import Web
 
 SECRET = "test-secret-key-not-for-production"
@@ -151,6 +150,8 @@ def run_jobs(app_env: dict[str, str], redis_conn: Redis):  # type: ignore[no-unt
 
 
 @pytest.fixture
-def team(app: Flask, web: Web) -> Team:
+def team(app: Flask, web: Web):  # type: ignore[no-untyped-def]
     """A signed-in owner of a new team workspace (tests/transcripts.py)."""
+    from tests.transcripts import make_team  # imports test modules that import this one
+
     return make_team(app, web)
