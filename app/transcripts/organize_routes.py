@@ -1,9 +1,177 @@
-"""Folders, tags, and moving a transcript to another workspace."""
+"""Folders, tags, and moving a transcript to another workspace.
+
+Members organise (folders, tags); moving to another workspace takes an admin of both.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import uuid
+from typing import Any
 
-from app.tenants.web import workspace_blueprint
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.errors import NotFound, ServiceError, refusal_status
+from app.extensions import db
+from app.forms import field as form_field
+from app.tenants.models import Role
+from app.tenants.web import require_role, workspace_blueprint
+from app.transcripts import organizing, services
+from app.transcripts import routes as transcript_pages
 
 bp: Blueprint = workspace_blueprint("organize", __name__)
+
+
+@bp.app_context_processor
+def _organize_helpers() -> dict[str, Any]:
+    """For the transcript page's Organise box; called only where a template uses them."""
+
+    def move_targets() -> list[organizing.Destination]:
+        role = g.get("role")
+        if not (role and role.at_least(Role.ADMIN) and current_user.is_authenticated):
+            return []
+        return organizing.destinations(current_user.id, g.workspace.id)
+
+    return {"folder_choices": organizing.folders, "move_targets": move_targets}
+
+
+def _uuid_or_404(raw: str | None) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        raise NotFound("No such transcript.") from None
+
+
+def _back(transcript_id: uuid.UUID) -> Any:
+    return redirect(url_for("transcripts.show", transcript_id=transcript_id))
+
+
+def _refused(e: ServiceError, transcript_id: uuid.UUID) -> Any:
+    """A refusal: the database is left as it was; the page says why."""
+    db.session.rollback()
+    return transcript_pages._show_page(services.get(transcript_id), refusal_status(e), error=e)
+
+
+# --- Folders -------------------------------------------------------------------------------
+
+
+@bp.get("/folders")
+def folders() -> Any:
+    return _folders_page()
+
+
+def _folders_page(status: int = 200, *, error: ServiceError | None = None) -> Any:
+    return render_template(
+        "transcripts/folders.html",
+        folders=organizing.folders(),
+        can_edit=g.role.at_least(Role.MEMBER),
+        error=error,
+    ), status
+
+
+@bp.post("/folders")
+@require_role(Role.MEMBER)
+def create_folder() -> Any:
+    try:
+        folder = organizing.create_folder(form_field("name"))
+    except NotFound:
+        raise
+    except ServiceError as e:
+        db.session.rollback()
+        return _folders_page(refusal_status(e), error=e)
+    flash(f"Folder “{folder.name}” created.", "success")
+    return redirect(url_for("organize.folders"))
+
+
+@bp.post("/folders/<uuid:folder_id>/rename")
+@require_role(Role.MEMBER)
+def rename_folder(folder_id: uuid.UUID) -> Any:
+    try:
+        folder = organizing.rename_folder(folder_id, form_field("name"))
+    except NotFound:
+        raise
+    except ServiceError as e:
+        db.session.rollback()
+        return _folders_page(refusal_status(e), error=e)
+    flash(f"Folder renamed to “{folder.name}”.", "success")
+    return redirect(url_for("organize.folders"))
+
+
+@bp.post("/folders/<uuid:folder_id>/delete")
+@require_role(Role.MEMBER)
+def delete_folder(folder_id: uuid.UUID) -> Any:
+    held = organizing.delete_folder(folder_id)
+    flash(
+        f"Folder deleted. Its {held} transcript{'s' if held != 1 else ''} stay, in no folder.",
+        "success",
+    )
+    return redirect(url_for("organize.folders"))
+
+
+# --- A selection of transcripts --------------------------------------------------------------
+
+
+@bp.post("/transcripts/organize")
+@require_role(Role.MEMBER)
+def bulk() -> Any:
+    ids = [_uuid_or_404(raw) for raw in request.form.getlist("ids")]
+    action = request.form.get("action", "")
+    try:
+        if action == "file":
+            folder = request.form.get("folder", "none")
+            count = organizing.file_into(ids, None if folder == "none" else _uuid_or_404(folder))
+            flash(f"Filed {count} transcript{'s' if count != 1 else ''}.", "success")
+        elif action == "tag":
+            count = organizing.add_tag(ids, request.form.get("tag", ""))
+            flash(f"Tagged {count} transcript{'s' if count != 1 else ''}.", "success")
+        else:
+            raise ServiceError("Choose what to do with the selection.")
+    except NotFound:
+        raise
+    except ServiceError as e:
+        db.session.rollback()
+        return transcript_pages._listing(transcript_pages.BLANK_FILTERS, 1, error=e)
+    return redirect(url_for("transcripts.index"))
+
+
+# --- One transcript ------------------------------------------------------------------------
+
+
+@bp.post("/transcripts/<uuid:transcript_id>/folder")
+@require_role(Role.MEMBER)
+def set_folder(transcript_id: uuid.UUID) -> Any:
+    raw = request.form.get("folder", "none")
+    try:
+        organizing.file_into([transcript_id], None if raw == "none" else _uuid_or_404(raw))
+    except NotFound:
+        raise
+    except ServiceError as e:
+        return _refused(e, transcript_id)
+    flash("Folder saved.", "success")
+    return _back(transcript_id)
+
+
+@bp.post("/transcripts/<uuid:transcript_id>/tags")
+@require_role(Role.MEMBER)
+def set_tags(transcript_id: uuid.UUID) -> Any:
+    try:
+        organizing.set_tags(transcript_id, request.form.get("tags", ""))
+    except NotFound:
+        raise
+    except ServiceError as e:
+        return _refused(e, transcript_id)
+    flash("Tags saved.", "success")
+    return _back(transcript_id)
+
+
+@bp.post("/transcripts/<uuid:transcript_id>/move")
+@require_role(Role.ADMIN)
+def move(transcript_id: uuid.UUID) -> Any:
+    try:
+        target = organizing.move(transcript_id, form_field("workspace"), current_user.id)
+    except NotFound:
+        raise
+    except ServiceError as e:
+        return _refused(e, transcript_id)
+    flash(f"Moved to “{target.name}”.", "success")
+    return redirect(url_for("transcripts.show", slug=target.slug, transcript_id=transcript_id))

@@ -32,12 +32,13 @@ from app.forms import field as form_field
 from app.settings import settings
 from app.tenants.models import Role
 from app.tenants.web import is_htmx, require_role, workspace_blueprint
-from app.transcripts import engines, review, services, words
+from app.transcripts import engines, organizing, review, services, words
 from app.transcripts.models import ACTIVE, Status, Transcript, TranscriptSegment
 
 bp: Blueprint = workspace_blueprint("transcripts", __name__, "/transcripts")
 
 PAGE = 50
+BLANK_FILTERS = {"q": "", "sort": "newest", "status": "", "folder": "", "tag": ""}
 STATUS_FILTERS = ("active", *(s.value for s in Status))
 # Offered first; any other code can be typed in (engines accept ISO 639 codes).
 LANGUAGES = (
@@ -70,7 +71,8 @@ LANGUAGES = (
 )
 
 
-@bp.context_processor
+# App-wide: the editor, export, share and organise pages render these templates too.
+@bp.app_context_processor
 def _helpers() -> dict[str, Any]:
     role = g.get("role")
     return {
@@ -94,6 +96,8 @@ def index() -> Any:
         "q": request.args.get("q", "").strip()[:200],
         "sort": request.args.get("sort", "newest"),
         "status": request.args.get("status", ""),
+        "folder": request.args.get("folder", "").strip()[:40],
+        "tag": request.args.get("tag", "").strip()[:80],
     }
     page = max(1, request.args.get("page", 1, type=int) or 1)
     return _listing(args, page)
@@ -106,9 +110,12 @@ def _listing(args: Mapping[str, str], page: int, *, error: ServiceError | None =
         db.session.rollback()
         error, result = e, services.Listing((), 0)
     infos = {t.id: services.queue_info(t) for t in result.items if t.status in ACTIVE}
-    template = "transcripts/_table.html" if is_htmx() else "transcripts/index.html"
+    full = not is_htmx()
+    template = "transcripts/index.html" if full else "transcripts/_table.html"
     return render_template(
         template,
+        folders=organizing.folders() if full else (),
+        tags=organizing.tag_counts() if full else (),
         items=result.items,
         total=result.total,
         infos=infos,
@@ -133,7 +140,7 @@ def bulk_delete() -> Any:
         raise
     except ServiceError as e:
         db.session.rollback()
-        return _listing({"q": "", "sort": "newest", "status": ""}, 1, error=e)
+        return _listing(BLANK_FILTERS, 1, error=e)
     flash(f"Deleted {count} transcript{'s' if count != 1 else ''} for good.", "success")
     return redirect(url_for("transcripts.index"))
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, cast, func, or_, select
 
 from app.audit.service import record
 from app.db import utcnow
@@ -153,9 +153,31 @@ class Listing:
 
 
 def listing(
-    *, q: str = "", sort: str = "newest", status: str = "", offset: int = 0, limit: int = 50
+    *,
+    q: str = "",
+    sort: str = "newest",
+    status: str = "",
+    folder: str = "",
+    tag: str = "",
+    offset: int = 0,
+    limit: int = 50,
 ) -> Listing:
+    """A page of the workspace's transcripts. `folder` is a folder id or "none" (in no
+    folder); `tag` one tag."""
     query = select(Transcript)
+    if folder == "none":
+        query = query.where(Transcript.folder_id.is_(None))
+    elif folder:
+        try:
+            query = query.where(Transcript.folder_id == uuid.UUID(folder))
+        except ValueError:
+            raise ServiceError("Unknown folder.", field="folder") from None
+    wanted_tag = tag.strip().lower()
+    if wanted_tag and wanted_tag.isascii():
+        # A coarse filter on the JSON text narrows the rows in SQL on SQLite and PostgreSQL
+        # alike (SQLite escapes other characters in JSON, hence ASCII only); the exact check
+        # below rules out partial matches.
+        query = query.where(func.lower(cast(Transcript.tags, String)).contains(wanted_tag))
     if q.strip():
         needle = f"%{q.strip().lower()}%"
         query = query.where(func.lower(Transcript.title).like(needle))
@@ -168,6 +190,10 @@ def listing(
             raise ServiceError(f"Unknown status '{status}'.", field="status")
     if sort not in SORTS:
         raise ServiceError(f"Sort by one of: {', '.join(SORTS)}.", field="sort")
+    if wanted_tag:
+        rows = db.session.scalars(query.order_by(SORTS[sort], Transcript.id))
+        exact = [t for t in rows if wanted_tag in (t.tags or [])]
+        return Listing(exact[max(0, offset) : max(0, offset) + limit], len(exact))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = db.session.scalars(
         query.order_by(SORTS[sort], Transcript.id).offset(max(0, offset)).limit(limit)

@@ -376,7 +376,7 @@ def test_bulk_delete(app: Flask, team: Team) -> None:
     keep = make_transcript(app, ws, "Keep me")
     gone = [make_transcript(app, ws, f"Delete me {n}") for n in range(2)]
     page = team.page("/transcripts/")
-    assert 'id="bulk-delete"' in page
+    assert 'id="bulk"' in page
     assert 'data-confirm="Delete the selected transcripts for good?' in page
 
     # One id that is not here (another workspace's answers the same): nothing is deleted.

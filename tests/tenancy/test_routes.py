@@ -179,8 +179,14 @@ def api(app, key: str | None, method: str, url: str):
         "role": "member",
         "title": "t",
         "name": "n",
+        # Enough for the editing and organising endpoints to reach their lookups.
+        "text": "t",
+        "base_revision": 1,
+        "tags": ["t"],
+        "folder_id": None,
+        "workspace": "nowhere",
     }
-    with_body = method in ("POST", "PATCH")
+    with_body = method in ("POST", "PATCH", "PUT")
     return client.open(url, method=method, headers=headers, json=body if with_body else None)
 
 

@@ -1,7 +1,8 @@
 // Behaviour without inline script (the CSP forbids it): confirmations and copy buttons.
+// A form asks before it is sent when it (or the button that sent it) has data-confirm.
 document.addEventListener("submit", (event) => {
-  const form = event.target.closest("form[data-confirm]");
-  if (form && !window.confirm(form.dataset.confirm)) {
+  const question = event.submitter?.dataset.confirm || event.target.dataset.confirm;
+  if (question && !window.confirm(question)) {
     event.preventDefault();
   }
 });

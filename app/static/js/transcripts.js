@@ -8,7 +8,7 @@
   document.addEventListener("change", (event) => {
     const all = event.target.closest("[data-select-all]");
     if (!all) return;
-    document.querySelectorAll('input[name="ids"][form="bulk-delete"]').forEach((box) => {
+    document.querySelectorAll('input[name="ids"][form="bulk"]').forEach((box) => {
       box.checked = all.checked;
     });
   });
