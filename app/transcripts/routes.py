@@ -32,7 +32,7 @@ from app.forms import field as form_field
 from app.settings import settings
 from app.tenants.models import Role
 from app.tenants.web import is_htmx, require_role, workspace_blueprint
-from app.transcripts import engines, organizing, review, services, words
+from app.transcripts import engines, organizing, render, review, services, words
 from app.transcripts.models import ACTIVE, Status, Transcript, TranscriptSegment
 
 bp: Blueprint = workspace_blueprint("transcripts", __name__, "/transcripts")
@@ -84,6 +84,7 @@ def _helpers() -> dict[str, Any]:
         "ACTIVE": ACTIVE,
         "low_confidence": review.DEFAULT_THRESHOLD,
         "joiner": words.joiner,
+        "words_html": render.words_html,
     }
 
 
