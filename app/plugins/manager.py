@@ -21,7 +21,11 @@ from app.plugins.api import PluginAPI, PluginInfo
 from app.plugins.models import PluginSetting
 
 ENTRY_POINT_GROUP = "verbatim.plugins"
-FIRST_PARTY = ("app.plugins.builtin.webhooks", "app.plugins.builtin.engines")
+FIRST_PARTY = (
+    "app.plugins.builtin.webhooks",
+    "app.plugins.builtin.engines",
+    "app.plugins.builtin.exporters",
+)
 PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 log = logging.getLogger("verbatim.plugins")
 

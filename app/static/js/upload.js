@@ -6,6 +6,8 @@
 (() => {
   "use strict";
 
+  // Where local-media.js lives (next to this file); read now, while this script runs.
+  const scriptUrl = document.currentScript ? document.currentScript.src : "";
   const root = document.querySelector("[data-upload]");
   if (!root) return;
 
@@ -326,6 +328,20 @@
         if (i) this.state.append(" · ");
         this.state.append(a);
       });
+      this.keepForPlayback(links.map((t) => t.id));
+    }
+
+    // The server deletes the audio once it is transcribed: keep this person's own copy in
+    // the browser (IndexedDB, local-media.js) so the transcript page can play it without
+    // sending it again. Recordings come through here too. Failure only means "not kept".
+    keepForPlayback(ids) {
+      if (!ids.length || !scriptUrl) return;
+      import(new URL("local-media.js", scriptUrl).href)
+        .then((media) => media.keep(this.file, { name: this.name, ids }))
+        .then((kept) => {
+          if (kept) this.state.append(" · Kept on this device for playback.");
+        })
+        .catch(() => {});
     }
 
     fail(message) {
