@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     ratelimit_login: str = Field("10 per minute", description="Sign-in attempts per client.")
     ratelimit_api: str = Field("120 per minute", description="API calls per key.")
     ratelimit_reset: str = Field("5 per hour", description="Password reset mails per client.")
+    ratelimit_share_password: str = Field(
+        "10 per 15 minutes", description="Wrong share-link passwords per link and client."
+    )
 
     smtp_host: str = Field("", description="SMTP server; empty prints mail to the log.")
     smtp_port: int = Field(587, description="SMTP port.")

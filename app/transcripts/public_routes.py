@@ -24,6 +24,7 @@ from wtforms import ValidationError
 from app.errors import Forbidden, ServiceError
 from app.extensions import csrf, db, limiter
 from app.security.tokens import hash_token
+from app.settings import settings
 from app.tenants.context import enter_workspace
 from app.transcripts import services, sharing
 from app.transcripts.exports.responses import download as file_response
@@ -34,7 +35,6 @@ from app.transcripts.sharing import Resolved, WrongPassword
 
 bp = Blueprint("public_share", __name__, url_prefix="/s")
 
-ATTEMPT_LIMIT = "10 per 15 minutes"  # wrong passwords, per link and client address
 UNLOCK_SECONDS = 12 * 3600
 MAX_UNLOCKS = 20  # links remembered per session; the cookie stays small
 _UNLOCKS = "share_unlocks"
@@ -144,7 +144,7 @@ def show(token: str) -> Any:
 @bp.post("/<token>")
 @csrf.exempt  # checked below without the Referer rule: no-referrer pages send none
 @limiter.limit(
-    ATTEMPT_LIMIT,
+    lambda: settings().ratelimit_share_password,  # wrong passwords, per link and address
     key_func=_attempt_key,
     deduct_when=lambda resp: resp.status_code == WrongPassword.status,
 )

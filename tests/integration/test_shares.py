@@ -20,7 +20,6 @@ from app.billing import entitlements
 from app.db import as_utc, utcnow
 from app.tenants.models import Workspace
 from app.transcripts.models import ShareLink, Status
-from app.transcripts.public_routes import ATTEMPT_LIMIT
 from tests.integration.test_workspaces import add_member, database
 from tests.transcripts import Team, api_caller, make_team, make_transcript
 from tests.web import Web, make_user
@@ -463,7 +462,7 @@ def test_wrong_passwords_are_rate_limited_per_link_and_address(app, team):
     tid = transcript(app, team)
     token = create_web(team, tid, password=PASSWORD)
     other_link = create_web(team, tid, password=PASSWORD)
-    allowed = parse_limit(ATTEMPT_LIMIT).amount
+    allowed = parse_limit(app.extensions["verbatim.settings"].ratelimit_share_password).amount
     assert allowed < 20
     guesser = visitor(app)
 
