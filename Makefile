@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/upload_memory.py
+	$(BIN)/python bench/transcript.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -36,10 +36,37 @@ from tests.services import Postgres, RedisServer  # noqa: E402
 
 PAGE_RATIO_TARGET = 5.0
 PAGE_MS_TARGET = 300.0
-WORDS = (
-    "we should look at the numbers again before the review and then decide what the team "
-    "ships next quarter because the customers asked for faster exports and better search"
-).split()
+WORDS = [
+    "we",
+    "should",
+    "look",
+    "at",
+    "the",
+    "numbers",
+    "again",
+    "before",
+    "the",
+    "review",
+    "and",
+    "then",
+    "decide",
+    "what",
+    "the",
+    "team",
+    "ships",
+    "next",
+    "quarter",
+    "because",
+    "the",
+    "customers",
+    "asked",
+    "for",
+    "faster",
+    "exports",
+    "and",
+    "better",
+    "search",
+]
 PASSWORD = "quiet lantern orbit meadow 77"
 
 

@@ -17,6 +17,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from flask import Flask
+from hypothesis import settings as hypothesis_settings
 from redis import Redis
 from rq import Worker
 
@@ -27,6 +28,13 @@ from tests.services import Postgres, RedisServer, free_port
 from tests.web import Web
 
 SECRET = "test-secret-key-not-for-production"
+
+
+# The suite replays the same examples every run, so a red build is reproducible and never a
+# coin toss. VERBATIM_HYPOTHESIS=explore searches new examples (do it when changing parsers).
+hypothesis_settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", max_examples=1000)
+hypothesis_settings.load_profile(os.environ.get("VERBATIM_HYPOTHESIS", "repeatable"))
 
 
 @pytest.fixture(scope="session")

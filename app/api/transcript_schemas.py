@@ -158,6 +158,13 @@ class SpeakerNameIn(Schema):
         unknown = EXCLUDE
 
     name = fields.String(required=True)
+    base_revision = fields.Integer(
+        load_default=None,
+        metadata={
+            "description": "The revision the caller saw; 409 if this speaker was "
+            "renamed since. Leave out to rename regardless."
+        },
+    )
 
 
 # --- uploads -----------------------------------------------------------------------------------

@@ -347,8 +347,20 @@ def retry_transcript(transcript_id: uuid.UUID) -> Any:
 @bp.alt_response(404, schema=ProblemOut, description="No such transcript or speaker")
 @bp.alt_response(422, schema=ProblemOut, description="Refused name")
 def rename_speaker(body: dict[str, Any], transcript_id: uuid.UUID, label: str) -> Any:
+    """Rename a speaker everywhere at once; it is a revision of the transcript (X-Revision
+    says which). An optional `base_revision` in the body makes the rename fail with 409
+    when someone renamed this speaker after that revision."""
+    from app.api.editor import author, refused  # the editor's API builds on this module
+
     try:
-        speaker = services.rename_speaker(transcript_id, label, body["name"])
+        speaker = services.rename_speaker(
+            transcript_id,
+            label,
+            body["name"],
+            base_revision=body.get("base_revision"),
+            author_id=author(),
+        )
+        revision = services.get(transcript_id).revision
     except ServiceError as e:
-        return problem(e)
-    return {"label": speaker.label, "name": speaker.name}
+        return refused(e)
+    return {"label": speaker.label, "name": speaker.name}, 200, {"X-Revision": str(revision)}

@@ -239,13 +239,19 @@ def _show_page(t: Transcript, status: int = 200, **extra: Any) -> Any:
 
 
 def _show_context(t: Transcript) -> dict[str, Any]:
+    # Rows rather than ORM objects: a 3-hour transcript has ~1,700 segments to show.
+    from app.transcripts.segment_view import rows  # it draws with this module's helpers
+
     speakers = services.speakers(t)
+    segments = rows(t)
     return {
         "t": t,
         "info": services.queue_info(t) if t.status in ACTIVE else None,
-        "segments": services.segments(t),
+        "segments": segments,
         "speakers": speakers,
         "names": {label: s.name for label, s in speakers.items()},
+        # The editor's tools offer the review pass with this count.
+        "low_count": review.low_count(segments),
     }
 
 
@@ -312,9 +318,17 @@ def delete(transcript_id: uuid.UUID) -> Any:
 @bp.post("/<uuid:transcript_id>/speakers/<label>")
 @require_role(Role.MEMBER)
 def rename_speaker(transcript_id: uuid.UUID, label: str) -> Any:
+    """Rename a speaker everywhere, as a revision (app.transcripts.editing); the form's
+    base_revision makes a stale rename of a speaker someone renamed meanwhile a conflict."""
     name = form_field("name")
     try:
-        speaker = services.rename_speaker(transcript_id, label, name)
+        speaker = services.rename_speaker(
+            transcript_id,
+            label,
+            name,
+            base_revision=form_field("base_revision") or None,
+            author_id=current_user.id,
+        )
     except NotFound:
         raise
     except ServiceError as e:
@@ -323,12 +337,13 @@ def rename_speaker(transcript_id: uuid.UUID, label: str) -> Any:
         if is_htmx():
             # The transcript's body carries the message; the rest of the page stays.
             body = render_template("transcripts/_body.html", **_show_context(t), error=e)
-            return body, refusal_status(e)
+            return body, refusal_status(e), {"X-Revision": str(t.revision)}
         return _show_page(t, refusal_status(e), error=e)
     notice = f"{label} is now called {speaker.name}."
     if is_htmx():
         t = services.get(transcript_id)
-        return render_template("transcripts/_body.html", **_show_context(t), notice=notice)
+        body = render_template("transcripts/_body.html", **_show_context(t), notice=notice)
+        return body, 200, {"X-Revision": str(t.revision)}
     flash(notice, "success")
     return redirect(url_for("transcripts.show", transcript_id=transcript_id))
 

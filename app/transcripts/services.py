@@ -317,17 +317,24 @@ def rename(transcript_id: uuid.UUID, title: str) -> Transcript:
     return t
 
 
-def rename_speaker(transcript_id: uuid.UUID, label: str, name: str) -> TranscriptSpeaker:
-    t = get(transcript_id)
-    speaker = speakers(t).get(label)
-    if speaker is None:
-        raise NotFound("No such speaker in this transcript.")
-    new = " ".join((name or "").split())
-    if not new or len(new) > 120:
-        raise ServiceError("A speaker's name must be 1 to 120 characters.", field="name")
-    speaker.name = new
-    db.session.commit()
-    return speaker
+def rename_speaker(
+    transcript_id: uuid.UUID,
+    label: str,
+    name: str,
+    *,
+    base_revision: int | str | None = None,
+    author_id: uuid.UUID | None = None,
+) -> TranscriptSpeaker:
+    """Rename a speaker everywhere at once, as a revision of the transcript; a stale
+    `base_revision` is refused when someone renamed this speaker since (see
+    app.transcripts.editing.rename_speaker)."""
+    from app.transcripts import editing  # editing builds on this module
+
+    saved = editing.rename_speaker(
+        transcript_id, label, name, base_revision=base_revision, author_id=author_id
+    )
+    assert saved.speaker is not None
+    return saved.speaker
 
 
 def delete(ids: Sequence[uuid.UUID]) -> int:

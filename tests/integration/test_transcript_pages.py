@@ -286,7 +286,9 @@ def test_viewer_reads_but_cannot_upload_or_change(app: Flask, team: Team, web2: 
 
     listing = web2.get(url("/transcripts/")).get_data(as_text=True)
     assert "Board meeting" in listing
-    assert 'name="ids"' not in listing
+    # A viewer may tick rows to export them, but gets none of the changing actions.
+    assert 'id="export-selection"' in listing
+    assert 'id="bulk"' not in listing and "Delete selected" not in listing
     assert "New transcript" not in listing
     new = web2.get(url("/transcripts/new"))
     assert new.status_code == 200

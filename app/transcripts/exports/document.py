@@ -92,7 +92,8 @@ class ExportDocument:
         """The name people gave the speaker, else the engine's label; None without one."""
         if not label:
             return None
-        return self._names.get(label) or label
+        # Names from the database are already tidy; a document built by hand may not be.
+        return (self._names.get(label) or "").strip() or label.strip() or None
 
     @cached_property
     def characters(self) -> frozenset[str]:
