@@ -128,6 +128,20 @@ class TranscriptSegment(WorkspaceScoped, IdMixin, Base):
     changed_in: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
+# A segment as plain columns: pages and whole-transcript edits read ~1,700 of them at once,
+# where ORM objects (identity map, change tracking) would cost more than the query.
+SEGMENT_COLUMNS = (
+    TranscriptSegment.id,
+    TranscriptSegment.position,
+    TranscriptSegment.start,
+    TranscriptSegment.end,
+    TranscriptSegment.text,
+    TranscriptSegment.speaker,
+    TranscriptSegment.words,
+    TranscriptSegment.changed_in,
+)
+
+
 class TranscriptSpeaker(WorkspaceScoped, IdMixin, Base):
     __tablename__ = "transcript_speakers"
     __table_args__ = (

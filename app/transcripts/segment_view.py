@@ -17,7 +17,7 @@ from markupsafe import Markup
 from sqlalchemy import Row, select
 
 from app.extensions import db
-from app.transcripts.models import Transcript, TranscriptSegment
+from app.transcripts.models import SEGMENT_COLUMNS, Transcript, TranscriptSegment
 from app.transcripts.render import words_html
 from app.transcripts.routes import seconds, stamp
 
@@ -27,16 +27,7 @@ def rows(t: Transcript) -> list[Row]:
     map, no change tracking for ~1,700 segments nobody changes here)."""
     return list(
         db.session.execute(
-            select(
-                TranscriptSegment.id,
-                TranscriptSegment.position,
-                TranscriptSegment.start,
-                TranscriptSegment.end,
-                TranscriptSegment.text,
-                TranscriptSegment.speaker,
-                TranscriptSegment.words,
-                TranscriptSegment.changed_in,
-            )
+            select(*SEGMENT_COLUMNS)
             .where(TranscriptSegment.transcript_id == t.id)
             .order_by(TranscriptSegment.position)
         )

@@ -20,7 +20,12 @@ from app.transcripts import revisions, services
 from app.transcripts import words as W
 from app.transcripts.editing import MAX_TEXT, Save, Saved, clean, quote, run
 from app.transcripts.lifecycle import clean_text
-from app.transcripts.models import Transcript, TranscriptSegment, TranscriptSpeaker
+from app.transcripts.models import (
+    SEGMENT_COLUMNS,
+    Transcript,
+    TranscriptSegment,
+    TranscriptSpeaker,
+)
 
 MAX_FIND = 1_000
 
@@ -161,21 +166,7 @@ def restore(
             raise ServiceError(f"Revision {number} is the current version: nothing to restore.")
         _info, snap = revisions.snapshot(t, number)
         here = TranscriptSegment.transcript_id == t.id
-        current = {
-            str(r.id): r
-            for r in db.session.execute(
-                select(
-                    TranscriptSegment.id,
-                    TranscriptSegment.position,
-                    TranscriptSegment.start,
-                    TranscriptSegment.end,
-                    TranscriptSegment.text,
-                    TranscriptSegment.speaker,
-                    TranscriptSegment.words,
-                    TranscriptSegment.changed_in,
-                ).where(here)
-            )
-        }
+        current = {str(r.id): r for r in db.session.execute(select(*SEGMENT_COLUMNS).where(here))}
         rows = []
         for position, item in enumerate(snap["segments"]):
             old = current.get(item["id"])
