@@ -38,15 +38,6 @@ from app.transcripts.models import Status, Transcript
 
 bp = api_blueprint("api_transcripts", __name__, "Transcripts: start, watch, read, change")
 
-OPTION_KEYS = (
-    "engine",
-    "model",
-    "language",
-    "diarize",
-    "min_speakers",
-    "max_speakers",
-    "compare_model",
-)
 # Media types a raw body may have. Multipart is refused on purpose: werkzeug spools
 # multipart file parts to temporary files in plaintext, which the audio promise forbids.
 RAW_TYPES = ("application/octet-stream", "audio/", "video/")
@@ -82,10 +73,6 @@ def plain_problem(status: int, error: str, message: str) -> Response:
     resp = jsonify(error=error, message=message)
     resp.status_code = status
     return resp
-
-
-def job_options(args: dict[str, Any]) -> dict[str, Any]:
-    return {key: args.get(key) for key in OPTION_KEYS}
 
 
 def transcript_out(t: Transcript, *, fresh: bool = False) -> dict[str, Any]:
@@ -158,7 +145,7 @@ def create_from_link(body: dict[str, Any]) -> Any:
     """Transcribe the media behind a link: it is downloaded, then queued. Two transcripts
     when `compare_model` is given."""
     try:
-        options = engines.parse_options(job_options(body))
+        options = engines.parse_options(engines.picked_options(body))
         created = services.start_from_url(
             body["url"], options, title=body.get("title"), uploader_id=None
         )
@@ -209,7 +196,7 @@ def create_from_file(args: dict[str, Any]) -> Any:
         upload = uploads.create(
             filename=args["filename"],
             size=length,
-            options=job_options(args),
+            options=engines.picked_options(args),
             title=args.get("title"),
             user_id=None,
         )

@@ -23,7 +23,6 @@ from app.api.transcript_schemas import (
 )
 from app.api.transcripts import (
     EndAtDisconnect,
-    job_options,
     plain_problem,
     problem,
     transcript_out,
@@ -31,6 +30,7 @@ from app.api.transcripts import (
 from app.errors import Conflict, NotFound, ServiceError, TooLarge
 from app.ingest import uploads
 from app.settings import settings
+from app.transcripts import engines
 
 bp = api_blueprint("api_uploads", __name__, "Resumable uploads of audio and video")
 
@@ -65,7 +65,7 @@ def create_upload(body: dict[str, Any]) -> Any:
         upload = uploads.create(
             filename=body["filename"],
             size=body["size"],
-            options=job_options(body),
+            options=engines.picked_options(body),
             title=body.get("title"),
             source=body["source"],
             user_id=None,

@@ -23,20 +23,12 @@ from app.ingest import uploads
 from app.settings import settings
 from app.tenants.models import Role
 from app.tenants.web import require_role, workspace_blueprint
+from app.transcripts import engines
 
 bp: Blueprint = workspace_blueprint("uploads", __name__, "/uploads")
 
 PIECE = "application/offset+octet-stream"
 CHUNK_SIZE = 8 * 1024 * 1024  # what the browser is asked to send per request
-JOB_FIELDS = (
-    "engine",
-    "model",
-    "language",
-    "diarize",
-    "min_speakers",
-    "max_speakers",
-    "compare_model",
-)
 
 
 @bp.url_value_preprocessor
@@ -68,7 +60,7 @@ def create() -> Any:
         upload = uploads.create(
             filename=_text(body.get("filename")),
             size=size,
-            options={key: body.get(key) for key in JOB_FIELDS},
+            options=engines.picked_options(body),
             title=_text(body.get("title")) or None,
             source=_text(body.get("source")) or "upload",
             user_id=current_user.id,

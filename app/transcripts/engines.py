@@ -99,6 +99,23 @@ def _int_or_none(value: Any, field: str) -> int | None:
     return number
 
 
+# The fields of a request that parse_options reads (forms, JSON bodies, upload options).
+OPTION_FIELDS = (
+    "engine",
+    "model",
+    "language",
+    "diarize",
+    "min_speakers",
+    "max_speakers",
+    "compare_model",
+)
+
+
+def picked_options(source: Any) -> dict[str, Any]:
+    """Just the job options of a request's fields (a dict or a MultiDict)."""
+    return {key: source.get(key) for key in OPTION_FIELDS}
+
+
 def parse_options(raw: dict[str, Any]) -> JobOptions:
     """Check what a person asked for against what is installed; clear errors, no defaults
     silently swapped in for a wrong value."""
