@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import pytest
 from flask import Flask
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -59,3 +62,44 @@ def chromium() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+# Chromium reports CSP violations on the console already; this makes sure a violation is
+# reported even where it would only fire the DOM event.
+REPORT_CSP = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI);
+});
+"""
+
+
+@dataclass
+class Watched:
+    """One browser context (its own cookies), its page, and the errors the page reported
+    (console errors, uncaught exceptions, CSP violations)."""
+
+    context: BrowserContext
+    page: Page
+    problems: list[str] = field(default_factory=list)
+
+
+W = TypeVar("W", bound=Watched)
+
+
+def watch(
+    browser: Browser, base_url: str, kind: type[W], *, timeout_ms: int, **context_options: Any
+) -> W:
+    """A new context and page of `kind` whose errors are collected in .problems."""
+    context = browser.new_context(base_url=base_url, **context_options)
+    context.add_init_script(REPORT_CSP)
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    watched = kind(context, page)
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type == "error":
+            watched.problems.append(f"console: {msg.text} ({msg.location.get('url', '')})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda err: watched.problems.append(f"pageerror: {err}"))
+    return watched

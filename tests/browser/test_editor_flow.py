@@ -7,32 +7,22 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from app.transcripts.models import TranscriptSegment
+from tests.browser.conftest import Watched, watch
 from tests.integration.test_workspaces import add_member, database
 from tests.transcripts import Team, make_transcript
 from tests.web import Web, make_user
 
 pytestmark = pytest.mark.browser
 
-_REPORT_CSP = """
-document.addEventListener("securitypolicyviolation", (e) => {
-  console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI);
-});
-"""
 
-
-@dataclass
-class Person:
-    context: BrowserContext
-    page: Page
-    problems: list[str] = field(default_factory=list)
+Person = Watched  # nothing more to track than what every browser test watches
 
 
 @pytest.fixture
@@ -42,21 +32,12 @@ def people(chromium: Browser, live_server: str) -> Iterator[Callable[[Web], Pers
     made: list[Person] = []
 
     def make(web: Web) -> Person:
-        context = chromium.new_context(base_url=live_server)
-        context.add_init_script(_REPORT_CSP)
+        person = watch(chromium, live_server, Person, timeout_ms=15_000)
         cookie = web.client.get_cookie("verbatim_session", domain="localhost")
         assert cookie is not None
-        context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server}])
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        person = Person(context, page)
-
-        def on_console(msg: ConsoleMessage) -> None:
-            if msg.type == "error":
-                person.problems.append(f"console: {msg.text}")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda err: person.problems.append(f"pageerror: {err}"))
+        person.context.add_cookies(
+            [{"name": cookie.key, "value": cookie.value, "url": live_server}]
+        )
         made.append(person)
         return person
 
@@ -98,7 +79,7 @@ def _segment(page: Page, n: int):  # type: ignore[no-untyped-def]
 
 
 def test_edit_rename_split_merge_and_restore(
-    app: Flask, team: Team, people: Callable[[Web], Person]
+    app: Flask, team: Team, people: Callable[[Web], Person], live_server: str
 ) -> None:
     tid = _transcript(app, team)
     person = people(team.web)
@@ -141,6 +122,8 @@ def test_edit_rename_split_merge_and_restore(
     page.keyboard.press("Enter")
     refusal = _segment(page, 2).locator(".edit-refusal")
     expect(refusal).to_contain_text("A segment cannot be empty")
+    refused = f"{live_server}/w/{team.slug}/transcripts/{tid}/segments/"
+    refused += _segment(page, 2).get_attribute("data-id") or ""
     expect(page.locator("#editor-status")).to_have_text("Not saved")
     expect(_segment(page, 2).locator("textarea.seg-input")).to_have_value("")
     page.keyboard.press("Escape")
@@ -191,12 +174,12 @@ def test_edit_rename_split_merge_and_restore(
     # Chromium logs every refused request; the one 422 is the empty segment above.
     assert person.problems == [
         "console: Failed to load resource: the server responded with a status of 422 "
-        "(UNPROCESSABLE ENTITY)"
+        f"(UNPROCESSABLE ENTITY) ({refused})"
     ]
 
 
 def test_a_conflict_keeps_the_second_persons_text(
-    app: Flask, team: Team, web2: Web, people: Callable[[Web], Person]
+    app: Flask, team: Team, web2: Web, people: Callable[[Web], Person], live_server: str
 ) -> None:
     tid = _transcript(app, team)
     ada = make_user(app, name="Ada Second")
@@ -240,6 +223,8 @@ def test_a_conflict_keeps_the_second_persons_text(
     expect(_segment(page, 0).locator("p.text")).to_have_text("hello teh everyone")
     assert first.problems == []
     # Chromium logs every refused request; the one 409 is the refusal shown above.
+    refused = f"{live_server}{url}/segments/{_segment(page, 0).get_attribute('data-id')}"
     assert second.problems == [
-        "console: Failed to load resource: the server responded with a status of 409 (CONFLICT)"
+        "console: Failed to load resource: the server responded with a status of 409 "
+        f"(CONFLICT) ({refused})"
     ]

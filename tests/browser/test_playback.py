@@ -19,8 +19,6 @@ import pytest
 from flask import Flask
 from playwright.sync_api import (
     Browser,
-    BrowserContext,
-    ConsoleMessage,
     Locator,
     Page,
     Request,
@@ -29,7 +27,7 @@ from playwright.sync_api import (
 from sqlalchemy import select
 
 from app.transcripts.models import Status, TranscriptSegment
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Watched, watch
 from tests.integration.test_workspaces import database
 from tests.speech import make_speech
 from tests.transcripts import Team, make_transcript
@@ -37,20 +35,12 @@ from tests.web import PASSWORD, unique_email
 
 pytestmark = pytest.mark.browser
 
-_REPORT_CSP = """
-document.addEventListener("securitypolicyviolation", (e) => {
-  console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI);
-});
-"""
 TONE_SECONDS = 100.0
 SEGMENTS = 38  # one every 2.5 s, long enough to scroll; the last 5 s have no words
 
 
 @dataclass
-class Person:
-    context: BrowserContext
-    page: Page
-    problems: list[str] = field(default_factory=list)
+class Person(Watched):
     requests: list[Request] = field(default_factory=list)
 
     def sent_bodies(self) -> list[str]:
@@ -69,19 +59,8 @@ class Person:
 def _person(browser: Browser, base_url: str) -> Person:
     # Reduced motion: the page scrolls to the current word at once, not smoothly, so what a
     # test measures is where it stays.
-    context = browser.new_context(base_url=base_url, reduced_motion="reduce")
-    context.add_init_script(_REPORT_CSP)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    person = Person(context, page)
-
-    def on_console(msg: ConsoleMessage) -> None:
-        if msg.type == "error":
-            person.problems.append(f"console: {msg.text} ({msg.location.get('url', '')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda err: person.problems.append(f"pageerror: {err}"))
-    page.on("request", lambda request: person.requests.append(request))
+    person = watch(browser, base_url, Person, timeout_ms=20_000, reduced_motion="reduce")
+    person.page.on("request", lambda request: person.requests.append(request))
     return person
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, expect
 
+from tests.browser.conftest import Watched, watch
 from tests.mailbox import Mailbox
 from tests.web import PASSWORD, unique_email
 
@@ -19,22 +20,9 @@ pytestmark = pytest.mark.browser
 SCREENSHOT = "/tmp/verbatim-members.png"
 ADMIN_TABS = ("API keys", "Plugins", "Audit log", "Settings")
 
-# Chromium reports CSP violations on the console already; this makes sure a violation
-# is reported even where it would only fire the DOM event.
-_REPORT_CSP = """
-document.addEventListener("securitypolicyviolation", (e) => {
-  console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI);
-});
-"""
-
 
 @dataclass
-class Person:
-    """One browser context (its own cookies) and what its page reported."""
-
-    context: BrowserContext
-    page: Page
-    problems: list[str] = field(default_factory=list)
+class Person(Watched):
     navigations: int = 0
 
     def mark_document(self) -> None:
@@ -46,23 +34,13 @@ class Person:
 
 
 def _person(browser: Browser, base_url: str) -> Person:
-    context = browser.new_context(base_url=base_url)
-    context.add_init_script(_REPORT_CSP)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    person = Person(context, page)
-
-    def on_console(msg: ConsoleMessage) -> None:
-        if msg.type == "error":
-            person.problems.append(f"console: {msg.text} ({msg.location.get('url', '')})")
+    person = watch(browser, base_url, Person, timeout_ms=10_000)
 
     def on_navigation(frame: object) -> None:
-        if frame is page.main_frame:
+        if frame is person.page.main_frame:
             person.navigations += 1
 
-    page.on("console", on_console)
-    page.on("pageerror", lambda err: person.problems.append(f"pageerror: {err}"))
-    page.on("framenavigated", on_navigation)
+    person.page.on("framenavigated", on_navigation)
     return person
 
 

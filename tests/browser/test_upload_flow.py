@@ -7,47 +7,25 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Watched, watch
 from tests.web import PASSWORD, unique_email
 
 pytestmark = pytest.mark.browser
 
-# Chromium prints CSP violations on the console; this makes sure each one is reported.
-_REPORT_CSP = """
-document.addEventListener("securitypolicyviolation", (e) => {
-  console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI);
-});
-"""
-
 
 @dataclass
-class Session:
-    context: BrowserContext
-    page: Page
-    problems: list[str] = field(default_factory=list)
+class Session(Watched):
     slug: str = ""
 
 
 def _session(browser: Browser, base_url: str) -> Session:
-    context = browser.new_context(base_url=base_url)
-    context.add_init_script(_REPORT_CSP)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    session = Session(context, page)
-
-    def on_console(msg: ConsoleMessage) -> None:
-        if msg.type == "error":
-            session.problems.append(f"console: {msg.text} ({msg.location.get('url', '')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda err: session.problems.append(f"pageerror: {err}"))
-    return session
+    return watch(browser, base_url, Session, timeout_ms=20_000)
 
 
 def _sign_up(session: Session, name: str) -> None:
