@@ -8,7 +8,7 @@ import json
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from app.transcripts.models import Transcript, TranscriptSegment, TranscriptSpea
 from tests.integration.test_api import new_key
 from tests.integration.test_workspaces import create_team, database
 from tests.speech import duration_of, make_speech
+from tests.transcripts import ApiCaller
 from tests.web import Web, make_user
 from workers.engines.base import EngineCapabilities, EngineEnv, EngineError
 
@@ -70,16 +71,10 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 @dataclass
-class Caller:
-    web: Web
-    team: Workspace
-    raw_key: str
+class Caller(ApiCaller):
+    """An API caller that also knows its workspace, and can send bodies as they are."""
 
-    def __call__(self, method: str, path: str, **kw: Any) -> TestResponse:
-        headers = dict(kw.pop("headers", {}))
-        headers["Authorization"] = f"Bearer {self.raw_key}"
-        url = path if path.startswith("/api/") else f"/api/v1{path}"
-        return self.web.client.open(url, method=method, headers=headers, **kw)
+    team: Workspace = field(kw_only=True)
 
     def raw(
         self,
@@ -121,7 +116,7 @@ def owner(app: Flask, web: Web) -> User:
 @pytest.fixture
 def api(web: Web, owner: User) -> Caller:
     team = create_team(web, "Transcripts Team")
-    return Caller(web, team, new_key(web, team.slug))
+    return Caller(web, new_key(web, team.slug), team=team)
 
 
 def upload_file(api: Caller, data: bytes, **query: Any) -> TestResponse:
@@ -735,7 +730,7 @@ def test_another_workspaces_ids_answer_like_missing_ones(
     other = make_user(app)
     web2.login(other)
     team_y = create_team(web2, "Other Team")
-    spy = Caller(web2, team_y, new_key(web2, team_y.slug))
+    spy = Caller(web2, new_key(web2, team_y.slug), team=team_y)
     assert spy("GET", "/transcripts").json == []
 
     for foreign_id, missing_id, calls in [
@@ -830,7 +825,7 @@ def diarizer_api(diarizer_app: Flask, owner: User, web: Web) -> Caller:
     assert (
         client.post(f"/w/{team.slug}/plugins/test-diarizer", {"enabled": "on"}).status_code == 302
     )
-    return Caller(client, team, new_key(client, team.slug))
+    return Caller(client, new_key(client, team.slug), team=team)
 
 
 def test_engine_of_an_enabled_plugin_is_offered_only_there(
@@ -841,7 +836,7 @@ def test_engine_of_an_enabled_plugin_is_offered_only_there(
     assert engines["test-diarizer"]["capabilities"]["diarization"] is True
     assert engines["test-diarizer"]["title"] == "Test Diarizer"
     # The same installation, a workspace without the plugin on: not offered, not accepted.
-    plain = Caller(Web(diarizer_api.web.app, "10.9.9.9"), api.team, api.raw_key)
+    plain = Caller(Web(diarizer_api.web.app, "10.9.9.9"), api.raw_key, team=api.team)
     assert "test-diarizer" not in {e["name"] for e in plain("GET", "/engines").json["engines"]}
     resp = plain(
         "POST", "/uploads", json={"filename": "a.mp3", "size": 10, "engine": "test-diarizer"}
