@@ -30,7 +30,8 @@ from app.transcripts import services, sharing
 from app.transcripts.exports.responses import download as file_response
 from app.transcripts.exports.service import export_one, formats
 from app.transcripts.models import ShareLink
-from app.transcripts.routes import hms, stamp
+from app.transcripts.render import stamp
+from app.transcripts.routes import hms
 from app.transcripts.sharing import Resolved, WrongPassword
 
 bp = Blueprint("public_share", __name__, url_prefix="/s")

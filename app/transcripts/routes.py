@@ -34,6 +34,8 @@ from app.tenants.models import Role
 from app.tenants.web import is_htmx, require_role, workspace_blueprint
 from app.transcripts import engines, organizing, render, review, services, words
 from app.transcripts.models import ACTIVE, Status, Transcript, TranscriptSegment
+from app.transcripts.render import seconds, stamp
+from app.transcripts.segment_view import rows
 
 bp: Blueprint = workspace_blueprint("transcripts", __name__, "/transcripts")
 
@@ -240,8 +242,6 @@ def _show_page(t: Transcript, status: int = 200, **extra: Any) -> Any:
 
 def _show_context(t: Transcript) -> dict[str, Any]:
     # Rows rather than ORM objects: a 3-hour transcript has ~1,700 segments to show.
-    from app.transcripts.segment_view import rows  # it draws with this module's helpers
-
     speakers = services.speakers(t)
     segments = rows(t)
     return {
@@ -395,19 +395,6 @@ def hms(value: float | None) -> str:
         return "—"
     total = round(value)
     return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
-
-
-def stamp(value: float | None) -> str:
-    """A position in the recording as mm:ss (h:mm:ss past the first hour)."""
-    total = max(0, math.floor(value or 0))
-    if total >= 3600:
-        return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
-    return f"{total // 60:02d}:{total % 60:02d}"
-
-
-def seconds(value: float | None) -> str:
-    """A time for a data-* attribute (two decimals), empty when the engine gave none."""
-    return "" if value is None else f"{value:.2f}"
 
 
 def eta(value: float | None) -> str:

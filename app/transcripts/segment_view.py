@@ -18,8 +18,7 @@ from sqlalchemy import Row, select
 
 from app.extensions import db
 from app.transcripts.models import SEGMENT_COLUMNS, Transcript, TranscriptSegment
-from app.transcripts.render import words_html
-from app.transcripts.routes import seconds, stamp
+from app.transcripts.render import seconds, stamp, words_html
 
 
 def rows(t: Transcript) -> list[Row]:
