@@ -23,6 +23,7 @@ def create_app(cfg: Settings | None = None) -> Flask:
 
     # Registers the ORM listeners (tenancy, after-commit hooks); import order matters not.
     from app import models, queue  # noqa: F401
+    from app.search import indexer, outbox  # noqa: F401
     from app.tenants import scoping  # noqa: F401
 
     login_manager.init_app(app)

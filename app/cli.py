@@ -31,3 +31,7 @@ def register_cli(app: Flask) -> None:
         """Create (or keep) the demo sign-in."""
         email, password = ensure_demo_user()
         click.echo(f"demo sign-in: {email} / {password}")
+
+    from app.search.cli import search_cli
+
+    app.cli.add_command(search_cli)

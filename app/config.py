@@ -118,6 +118,21 @@ class Settings(BaseSettings):
         90.0, description="A running job silent this long is requeued or failed."
     )
 
+    # Search.
+    search_backend: str = Field(
+        "auto",
+        description="postgres, sqlite, meilisearch or a plugin's; auto: the database's own.",
+    )
+    meili_url: str = Field("", description="Meilisearch URL, for the meilisearch backend.")
+    meili_api_key: str = Field("", description="Meilisearch API key (admin or master key).")
+    meili_index: str = Field("verbatim_chunks", description="Meilisearch index (uid) used.")
+    search_timeout_seconds: float = Field(
+        5.0, description="A search or index request longer than this is given up."
+    )
+    search_reconcile_minutes: int = Field(
+        60, description="How often the index is compared with the database and repaired."
+    )
+
     @field_validator("engine_temperatures")
     @classmethod
     def _temperatures_are_numbers(cls, value: str) -> str:

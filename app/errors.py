@@ -40,3 +40,15 @@ class Conflict(ServiceError):
 
 class TooLarge(ServiceError):
     status = 413
+
+
+class BadRequest(ServiceError):
+    """Malformed input (a query parameter out of range), as opposed to a refused action."""
+
+    status = 400
+
+
+class Unavailable(ServiceError):
+    """A service we depend on (the search server) cannot answer right now."""
+
+    status = 503

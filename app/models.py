@@ -6,6 +6,7 @@ from app.billing.models import UsageRecord
 from app.ingest.models import StagedAudio, Upload
 from app.mail.models import OutboundEmail
 from app.plugins.models import EventDelivery, IntegrationEvent, PluginSetting
+from app.search.models import SearchOutbox
 from app.tenants.models import Invitation, Membership, Role, Workspace
 from app.transcripts.models import (
     Folder,
@@ -28,6 +29,7 @@ __all__ = [
     "OutboundEmail",
     "PluginSetting",
     "Role",
+    "SearchOutbox",
     "ShareLink",
     "StagedAudio",
     "Transcript",

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, make_url, pool, text
 from app import models  # noqa: F401  (fills the metadata)
 from app.config import load_settings
 from app.db import Base
+from migrations.unmapped import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -69,6 +70,7 @@ def _run(connection, url: str, app_url: str) -> None:  # type: ignore[no-untyped
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

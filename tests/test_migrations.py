@@ -15,6 +15,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from app import ROOT
 from app.db import Base
+from migrations.unmapped import include_name
 
 
 def _config(url: str, app_url: str) -> Config:
@@ -28,7 +29,8 @@ def _diff(url: str) -> list:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            opts = {"compare_type": True, "include_name": include_name}
+            ctx = MigrationContext.configure(conn, opts=opts)
             return compare_metadata(ctx, Base.metadata)
     finally:
         engine.dispose()

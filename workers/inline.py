@@ -43,7 +43,8 @@ class ThreadScheduler(RQScheduler):
 
 def start(app: Flask) -> list[threading.Thread]:
     """Two worker threads, so a long transcription does not hold up mail and indexing,
-    plus RQ's retry scheduler and the periodic jobs (sweeper, reaper)."""
+    plus RQ's retry scheduler and the periodic jobs (sweeper, reaper, search drain and
+    reconcile)."""
     from workers.schedule import start_thread as start_cron
 
     adopt_app(app)
@@ -63,6 +64,6 @@ def start(app: Flask) -> list[threading.Thread]:
     scheduler = ThreadScheduler(list(QUEUES), conn)
     scheduler.acquire_locks()
     threading.Thread(target=scheduler.work, name="verbatim-inline-scheduler", daemon=True).start()
-    threads.append(start_cron(conn))
+    threads.append(start_cron(conn, app.extensions["verbatim.settings"].search_reconcile_minutes))
     log.info("inline workers started on queues %s", ", ".join(QUEUES))
     return threads

@@ -94,6 +94,12 @@ class Transcript(WorkspaceScoped, IdMixin, TimestampMixin, Base):
         ForeignKey("folders.id", ondelete="SET NULL"), index=True
     )
     tags: Mapped[list] = mapped_column(default=list)  # lowercase names, sorted, unique
+    # Private Transcript: the server holds ciphertext only, so it never indexes, shares or
+    # sends the text anywhere.
+    encrypted: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # Bumped with every change the search index must learn (app/search/outbox.py); the
+    # index stores it per document, so reconcile sees drift by comparing two integers.
+    search_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     segments: Mapped[list[TranscriptSegment]] = relationship(
         order_by="TranscriptSegment.position",

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select, update
 from app.audit.service import record
 from app.errors import Forbidden, NotFound, ServiceError
 from app.extensions import db
+from app.search import outbox
 from app.tenants.context import unscoped, workspace_scope
 from app.tenants.models import Membership, Role, Workspace
 from app.transcripts.models import (
@@ -101,9 +102,13 @@ def rename_folder(folder_id: uuid.UUID, name: str) -> Folder:
 def delete_folder(folder_id: uuid.UUID) -> int:
     """Delete a folder; its transcripts stay, outside any folder. Returns how many."""
     folder = get_folder(folder_id)
+    filed = list(db.session.scalars(select(Transcript.id).where(Transcript.folder_id == folder.id)))
     held = db.session.execute(
-        update(Transcript).where(Transcript.folder_id == folder.id).values(folder_id=None)
+        update(Transcript)
+        .where(Transcript.folder_id == folder.id)
+        .values(folder_id=None, search_version=Transcript.search_version + 1)
     ).rowcount
+    outbox.note(db.session, folder.workspace_id, filed)
     record("folder.deleted", target=folder, details={"name": folder.name, "transcripts": held})
     db.session.delete(folder)
     db.session.commit()
@@ -272,9 +277,16 @@ def move(transcript_id: uuid.UUID, target_slug: str, user_id: uuid.UUID) -> Work
         db.session.execute(
             update(Transcript)
             .where(Transcript.id == t.id)
-            .values(workspace_id=target.id, folder_id=None)
+            .values(
+                workspace_id=target.id,
+                folder_id=None,
+                search_version=Transcript.search_version + 1,
+            )
             .execution_options(synchronize_session=False)
         )
+        # Out of the source's index, into the target's (the indexer reads both sides).
+        outbox.note(db.session, source_id, [t.id])
+        outbox.note(db.session, target.id, [t.id])
         db.session.flush()
     with workspace_scope(target.id):
         record(

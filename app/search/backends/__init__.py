@@ -1,0 +1,1 @@
+"""First-party search backends (see app/search/backend.py for the protocol)."""
