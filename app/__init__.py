@@ -95,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.auth.routes import bp as auth_bp
     from app.ingest.routes import bp as uploads_bp
     from app.plugins.routes import bp as plugins_bp
+    from app.search.routes import bp as search_bp
     from app.tenants.invitation_routes import bp as invitations_bp
     from app.tenants.routes import bp as workspace_bp
     from app.transcripts.editor_routes import bp as editor_bp
@@ -122,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
         shares_bp,
         public_share_bp,
         organize_bp,
+        search_bp,
         uploads_bp,
     ):
         app.register_blueprint(bp)

@@ -17,7 +17,7 @@ class ServiceError(Exception):
 def refusal_status(e: ServiceError, plain: int = 422) -> int:
     """The HTTP status a refusal answers with: a plain ServiceError becomes `plain` (422:
     understood but refused; 410 for a spent link), the subclasses keep their own."""
-    return plain if e.status == ServiceError.status else e.status
+    return plain if type(e) is ServiceError else e.status
 
 
 class NotFound(ServiceError):

@@ -54,6 +54,7 @@ def init_api(app: Flask) -> Api:
     from app.api.editor import bp as editor_bp
     from app.api.exports import bp as exports_bp
     from app.api.organize import bp as organize_bp
+    from app.api.search import bp as search_bp
     from app.api.shares import bp as shares_bp
     from app.api.transcripts import bp as transcripts_bp
     from app.api.uploads import bp as uploads_bp
@@ -83,6 +84,7 @@ def init_api(app: Flask) -> Api:
         exports_bp,
         shares_bp,
         organize_bp,
+        search_bp,
     ):
         api.register_blueprint(bp)
     app.extensions["verbatim.api"] = api

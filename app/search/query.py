@@ -123,7 +123,13 @@ def parse_terms(text: str) -> tuple[Term, ...]:
     for match in _TERM.finditer(text):
         minus, quoted, bare = match.groups()
         raw = quoted if quoted is not None else bare
-        words = tuple(fold(w.lower()) for w in _WORD.findall(raw))
+        # Lowercasing can add a combining mark ("İ" -> "i" + U+0307): drop those too, so a
+        # word stays letters and digits.
+        folded = (
+            "".join(c for c in fold(w.lower()) if not unicodedata.combining(c))
+            for w in _WORD.findall(raw)
+        )
+        words = tuple(w for w in folded if w)
         if not words:
             continue
         phrase = quoted is not None or len(words) > 1  # "e-mail" means the words together

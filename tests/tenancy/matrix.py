@@ -10,9 +10,15 @@ Features with many routes keep their entries in matrix_<feature>.py, merged here
 
 from __future__ import annotations
 
-from tests.tenancy import matrix_editor, matrix_exports, matrix_organize, matrix_shares
+from tests.tenancy import (
+    matrix_editor,
+    matrix_exports,
+    matrix_organize,
+    matrix_search,
+    matrix_shares,
+)
 
-_FEATURES = (matrix_editor, matrix_exports, matrix_organize, matrix_shares)
+_FEATURES = (matrix_editor, matrix_exports, matrix_organize, matrix_search, matrix_shares)
 
 # No sign-in needed: the front door, sign-in flows, public docs, static files.
 PUBLIC = {

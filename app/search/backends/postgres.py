@@ -86,6 +86,15 @@ def config_for(language: str | None) -> str:
     return CONFIGS.get((language or "").lower().split("-")[0], FALLBACK)
 
 
+_NOT_MARKUP = str.maketrans("<>&", "   ")
+
+
+def _matchable(value: str) -> str:
+    """Accents folded, and no < > &: PostgreSQL's parser reads `<b>word</b>` as tags and
+    entities and drops them, and spoken words are never markup. One character for one."""
+    return fold(value).translate(_NOT_MARKUP)
+
+
 def _differs(folded: str, original: str) -> str | None:
     return folded if folded != original else None
 
@@ -175,8 +184,8 @@ class PostgresBackend:
             # Stored as written (highlighting shows it), matched folded (see query.fold).
             "title": doc.title,
             "text": doc.text,
-            "title_folded": _differs(fold(doc.title), doc.title),
-            "text_folded": _differs(fold(doc.text), doc.text),
+            "title_folded": _differs(_matchable(doc.title), doc.title),
+            "text_folded": _differs(_matchable(doc.text), doc.text),
             "speaker": doc.speaker,
             "start": doc.start,
             "end": doc.end,
