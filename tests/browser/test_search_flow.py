@@ -5,7 +5,6 @@ it was said. Any CSP violation or script error fails the test."""
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,11 +14,10 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
-from app import create_app
-from app.config import load_settings
 from app.extensions import db
 from app.search import indexer
 from tests.browser.conftest import Watched, _QuietHandler, watch
+from tests.fakes.meilisearch_server import silent_search_app as silent_app
 from tests.transcripts import Team, make_team, make_transcript
 from tests.web import Web
 
@@ -160,17 +158,7 @@ def test_a_refused_search_says_why_next_to_the_box(team: Team, searcher: Watched
 def silent_server(app_env: dict[str, str]) -> Iterator[tuple[Flask, str]]:
     """A live server of the app with Meilisearch as its backend, at an address that accepts
     connections and never answers: every search runs into the timeout."""
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(64)
-        made = create_app(
-            load_settings(
-                search_backend="meilisearch",
-                meili_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
-                meili_api_key="never-used",
-                search_timeout_seconds=0.5,
-            )
-        )
+    with silent_app() as made:
         server = make_server("127.0.0.1", 0, made, threaded=True, request_handler=_QuietHandler)
         thread = threading.Thread(target=server.serve_forever, name="silent-search", daemon=True)
         thread.start()
@@ -179,7 +167,6 @@ def silent_server(app_env: dict[str, str]) -> Iterator[tuple[Flask, str]]:
         finally:
             server.shutdown()
             thread.join(10)
-            made.extensions["verbatim.engine"].dispose()
 
 
 def test_a_search_server_that_does_not_answer_is_said_in_the_results(

@@ -40,15 +40,19 @@ import itertools
 import json
 import math
 import re
+import socket
 import threading
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 DOCS = "https://docs.meilisearch.com/errors#"
 VERSION = "1.12.0"
@@ -1907,3 +1911,28 @@ def _handler_for(server: MeiliServer) -> type[BaseHTTPRequestHandler]:
             self._serve("DELETE")
 
     return Handler
+
+
+@contextlib.contextmanager
+def silent_search_app(timeout_seconds: float = 0.5) -> Iterator[Flask]:
+    """The app with Meilisearch as its backend at an address that accepts connections and
+    never answers: every search runs into the timeout. (Needs the test environment set,
+    e.g. by the `app_env` fixture.)"""
+    from app import create_app
+    from app.config import load_settings
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        made = create_app(
+            load_settings(
+                search_backend="meilisearch",
+                meili_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
+                meili_api_key="never-used",
+                search_timeout_seconds=timeout_seconds,
+            )
+        )
+        try:
+            yield made
+        finally:
+            made.extensions["verbatim.engine"].dispose()

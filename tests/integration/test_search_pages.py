@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-import socket
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,13 +18,12 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from sqlalchemy import func, select
 
-from app import create_app
-from app.config import load_settings
 from app.extensions import db
 from app.search import indexer
 from app.search.models import SearchOutbox
 from app.search.query import MAX_PAGE, MAX_QUERY_CHARS
 from app.transcripts.models import Folder, Transcript
+from tests.fakes.meilisearch_server import silent_search_app as silent_app
 from tests.integration.test_api import new_key
 from tests.integration.test_workspaces import add_member, database
 from tests.transcripts import ApiCaller, Team, api_caller, make_team, make_transcript
@@ -614,23 +612,8 @@ def test_api_answers_match_the_openapi_description(team: Team) -> None:
 
 @pytest.fixture
 def silent_search_app(app_env: dict[str, str]) -> Iterator[Flask]:
-    """The app with Meilisearch as its backend, at an address that accepts connections and
-    never answers: every search runs into the timeout."""
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(64)
-        made = create_app(
-            load_settings(
-                search_backend="meilisearch",
-                meili_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
-                meili_api_key="never-used",
-                search_timeout_seconds=0.5,
-            )
-        )
-        try:
-            yield made
-        finally:
-            made.extensions["verbatim.engine"].dispose()
+    with silent_app() as made:
+        yield made
 
 
 def test_a_search_server_that_times_out_gets_a_clear_503(silent_search_app: Flask) -> None:

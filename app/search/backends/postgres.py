@@ -18,10 +18,9 @@ from typing import Any, ClassVar
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from app.config import Settings
 from app.extensions import db
 from app.search.backend import RawHit, RawPage, SearchUnavailable
-from app.search.backends.in_place import InPlaceRebuild
+from app.search.backends.sql_base import SqlBackend
 from app.search.documents import MARK_END, MARK_START, ChunkDoc
 from app.search.query import SearchQuery, Term, fold
 from app.tenants.context import unscoped
@@ -136,42 +135,12 @@ def tsquery_text(query: SearchQuery) -> str:
     return " & ".join(_term(t) for t in terms)
 
 
-class PostgresBackend:
+class PostgresBackend(SqlBackend):
     name: ClassVar[str] = "postgres"
-    typo_tolerant: ClassVar[bool] = False
+    table: ClassVar[str] = "search_chunks"
 
-    def __init__(self, timeout_seconds: float) -> None:
-        self.timeout_ms = max(1, int(timeout_seconds * 1000))
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PostgresBackend:
-        return cls(settings.search_timeout_seconds)
-
-    def ensure_ready(self) -> None:
-        pass  # the migration made the table
-
-    # --- Writes -----------------------------------------------------------------------------
-
-    def replace(
-        self, workspace_id: uuid.UUID, transcript_id: uuid.UUID, docs: Sequence[ChunkDoc]
-    ) -> bool:
-        if not docs:
-            raise ValueError("replace() needs documents; use delete()")
-        where = {"w": workspace_id, "t": transcript_id}
-        stored = db.session.execute(
-            text(
-                "SELECT max(version) FROM search_chunks WHERE workspace_id = :w"
-                " AND transcript_id = :t"
-            ),
-            where,
-        ).scalar()
-        if stored is not None and stored > docs[0].version:
-            return False
-        db.session.execute(
-            text("DELETE FROM search_chunks WHERE workspace_id = :w AND transcript_id = :t"), where
-        )
+    def insert(self, docs: Sequence[ChunkDoc]) -> None:
         db.session.execute(_INSERT, [self._row(d) for d in docs])
-        return True
 
     @staticmethod
     def _row(doc: ChunkDoc) -> dict[str, Any]:
@@ -198,20 +167,11 @@ class PostgresBackend:
             "created_at": doc.created_at,
         }
 
-    def delete(self, workspace_id: uuid.UUID, transcript_id: uuid.UUID) -> None:
-        db.session.execute(
-            text("DELETE FROM search_chunks WHERE workspace_id = :w AND transcript_id = :t"),
-            {"w": workspace_id, "t": transcript_id},
-        )
-
     def delete_workspace(self, workspace_id: uuid.UUID) -> None:
         with unscoped("the index worker purges a deleted workspace's search chunks"):
             db.session.execute(
                 text("DELETE FROM search_chunks WHERE workspace_id = :w"), {"w": workspace_id}
             )
-
-    def commit(self) -> None:
-        pass  # written in the caller's transaction
 
     # --- Reads ------------------------------------------------------------------------------
 
@@ -343,7 +303,7 @@ class PostgresBackend:
         try:
             connection.execute(
                 text("SELECT set_config('statement_timeout', :ms, true)"),
-                {"ms": str(self.timeout_ms)},
+                {"ms": str(max(1, int(self.timeout_seconds * 1000)))},
             )
             rows = list(db.session.execute(text(sql), params).all())
         except OperationalError as e:
@@ -381,6 +341,3 @@ class PostgresBackend:
                 )
             ).all()
         return {r[0] for r in rows}
-
-    def begin_rebuild(self) -> InPlaceRebuild:
-        return InPlaceRebuild(self)

@@ -20,10 +20,9 @@ from typing import Any, ClassVar
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from app.config import Settings
 from app.extensions import db
 from app.search.backend import RawHit, RawPage, SearchUnavailable
-from app.search.backends.in_place import InPlaceRebuild
+from app.search.backends.sql_base import SqlBackend
 from app.search.documents import MARK_END, MARK_START, ChunkDoc
 from app.search.query import SearchQuery, Term
 
@@ -80,44 +79,20 @@ def match_expression(query: SearchQuery) -> str:
     return expression
 
 
-class SqliteBackend:
+class SqliteBackend(SqlBackend):
     name: ClassVar[str] = "sqlite"
-    typo_tolerant: ClassVar[bool] = False
+    table: ClassVar[str] = "search_docs"  # its trigger removes the words (search_fts) too
 
-    def __init__(self, timeout_seconds: float) -> None:
-        self.timeout_seconds = timeout_seconds
+    def key(self, value: uuid.UUID) -> str:
+        return value.hex
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SqliteBackend:
-        return cls(settings.search_timeout_seconds)
-
-    def ensure_ready(self) -> None:
-        pass  # the migration made the tables
-
-    # --- Writes -----------------------------------------------------------------------------
-
-    def replace(
-        self, workspace_id: uuid.UUID, transcript_id: uuid.UUID, docs: Sequence[ChunkDoc]
-    ) -> bool:
-        if not docs:
-            raise ValueError("replace() needs documents; use delete()")
-        where = {"w": workspace_id.hex, "t": transcript_id.hex}
-        stored = db.session.execute(
-            text(
-                "SELECT max(version) FROM search_docs WHERE workspace_id = :w"
-                " AND transcript_id = :t"
-            ),
-            where,
-        ).scalar()
-        if stored is not None and stored > docs[0].version:
-            return False
-        # The DELETE takes the database's write lock, so the ids counted next stay free.
-        self.delete(workspace_id, transcript_id)
+    def insert(self, docs: Sequence[ChunkDoc]) -> None:
+        # replace() deleted first, which took the database's write lock: the ids counted
+        # here stay free until the commit.
         first = (db.session.execute(text("SELECT max(id) FROM search_docs")).scalar() or 0) + 1
         rows = [self._row(first + i, d) for i, d in enumerate(docs)]
         db.session.execute(_INSERT_DOC, rows)
         db.session.execute(_INSERT_WORDS, rows)
-        return True
 
     @staticmethod
     def _row(row_id: int, doc: ChunkDoc) -> dict[str, Any]:
@@ -142,20 +117,10 @@ class SqliteBackend:
             "text": doc.text,
         }
 
-    def delete(self, workspace_id: uuid.UUID, transcript_id: uuid.UUID) -> None:
-        # The search_docs trigger removes the words (search_fts) of each deleted row.
-        db.session.execute(
-            text("DELETE FROM search_docs WHERE workspace_id = :w AND transcript_id = :t"),
-            {"w": workspace_id.hex, "t": transcript_id.hex},
-        )
-
     def delete_workspace(self, workspace_id: uuid.UUID) -> None:
         db.session.execute(
             text("DELETE FROM search_docs WHERE workspace_id = :w"), {"w": workspace_id.hex}
         )
-
-    def commit(self) -> None:
-        pass  # written in the caller's transaction
 
     # --- Reads ------------------------------------------------------------------------------
 
@@ -285,6 +250,3 @@ class SqliteBackend:
     def workspace_ids(self) -> set[uuid.UUID]:
         rows = db.session.execute(text("SELECT DISTINCT workspace_id FROM search_docs")).all()
         return {uuid.UUID(r[0]) for r in rows}
-
-    def begin_rebuild(self) -> InPlaceRebuild:
-        return InPlaceRebuild(self)
