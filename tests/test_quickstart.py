@@ -97,6 +97,25 @@ def test_quick_start_serves_and_signs_in_the_demo_user(tmp_path):
             time.sleep(0.3)
         staged = list((tmp_path / "staging").glob("*"))
         assert staged == [], staged
+
+        # An edit is indexed by the in-process worker: search (SQLite FTS5) finds the new
+        # word and links to the moment it was said.
+        segment = re.search(r'data-id="([0-9a-f-]{36})" data-start="([0-9.]+)"', page)
+        assert segment is not None, page[-3000:]
+        edited = s.post(
+            f"{transcript_url}/segments/{segment.group(1)}",
+            data={"text": "the lighthouse keeper", "base_revision": "1"},
+            headers=csrf,
+        )
+        assert edited.status_code == 200, edited.text[-2000:]
+        deadline = time.monotonic() + 30
+        while 'class="hit"' not in (
+            found := s.get(f"{url}/w/{slug}/search", params={"q": "lighthou"}).text
+        ):
+            assert time.monotonic() < deadline, found[-3000:]
+            time.sleep(0.3)
+        assert "<mark>lighthouse</mark>" in found
+        assert f'#t={float(segment.group(2)):g}"' in found
     finally:
         proc.terminate()
         proc.wait(10)
