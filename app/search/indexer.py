@@ -25,7 +25,7 @@ from app.search.backend import SearchBackend, SearchUnavailable, backend
 from app.search.models import SearchOutbox
 from app.tenants.context import unscoped, workspace_scope
 from app.tenants.models import Workspace
-from app.transcripts.models import Status, Transcript
+from app.transcripts.models import Status, Transcript, TranscriptSegment
 
 log = logging.getLogger("verbatim.search")
 
@@ -188,10 +188,20 @@ def _count_failure(workspace_id: uuid.UUID, transcript_id: uuid.UUID | None, upt
 
 
 def _expected(workspace_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Transcripts that should have documents, with their version. One without any words
+    (silence) has none, and must not read as missing from the index forever."""
+    has_words = (
+        select(TranscriptSegment.id)
+        .where(
+            TranscriptSegment.transcript_id == Transcript.id,
+            func.trim(TranscriptSegment.text) != "",
+        )
+        .exists()
+    )
     with workspace_scope(workspace_id):
         rows = db.session.execute(
             select(Transcript.id, Transcript.search_version).where(
-                Transcript.status == Status.COMPLETED, Transcript.encrypted.is_(False)
+                Transcript.status == Status.COMPLETED, Transcript.encrypted.is_(False), has_words
             )
         ).all()
     return {r[0]: r[1] for r in rows}

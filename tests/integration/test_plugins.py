@@ -532,7 +532,7 @@ def _entry_points() -> Any:
 def test_safe_mode_loads_first_party_only(installed_plugins: None) -> None:
     reg = PluginRegistry(safe_mode=True)
     reg.load()
-    assert list(reg.infos) == ["webhooks", "engines", "exporters"]
+    assert list(reg.infos) == ["webhooks", "engines", "exporters", "search-backends"]
     assert reg.infos["webhooks"].first_party
 
 
@@ -541,7 +541,13 @@ def test_third_party_plugins_load_and_broken_ones_are_skipped(
 ) -> None:
     reg = PluginRegistry(safe_mode=False)
     reg.load()  # four broken entry points: none stops the others
-    assert set(reg.infos) == {"webhooks", "engines", "exporters", "thirdparty"}
+    assert set(reg.infos) == {
+        "webhooks",
+        "engines",
+        "exporters",
+        "search-backends",
+        "thirdparty",
+    }
     assert not reg.infos["thirdparty"].first_party
     assert reg.infos["webhooks"].title == "Webhooks"  # the impostor did not replace it
     api = PluginAPI("thirdparty", uuid.uuid4(), {}, allow_private=False, timeout=1)

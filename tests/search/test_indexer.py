@@ -263,6 +263,21 @@ def test_reconcile_puts_back_documents_removed_behind_the_indexers_back(
     assert _reconcile(sa).queued == 0  # nothing left to repair
 
 
+def test_a_transcript_without_words_is_not_drift(search_app: SearchApp) -> None:
+    """Silence transcribes to no segments (or blank ones): no documents, and reconcile
+    must not queue it again on every run."""
+    sa = search_app
+    a = sa.space()
+    silent = sa.transcript(a, "Silence", [])
+    blank = sa.transcript(a, "Blank", [(0.0, 1.0, "   ", None)])
+    _reconcile(sa)
+    with sa.session(a.id) as s:
+        versions = {t: s.get(Transcript, t).search_version for t in (silent, blank)}
+    assert all(v >= 1 for v in versions.values())
+    assert _reconcile(sa).queued == 0
+    assert sa.outbox(a.id, silent) == sa.outbox(a.id, blank) == 0
+
+
 def test_reconcile_applies_a_bulk_update_that_skipped_the_outbox(search_app: SearchApp) -> None:
     """A bulk UPDATE that bumps search_version (as the bulk services do) but forgot the
     outbox: the versions differ, so reconcile re-syncs it."""
