@@ -78,6 +78,12 @@ ORDER = {
     "newest": "created_at DESC, transcript_id, chunk",
     "oldest": "created_at ASC, transcript_id, chunk",
 }
+# The same order over the page's rows (the outer query names them page.*).
+PAGE_ORDER = {
+    "relevance": "page.rank DESC, page.created_at DESC, page.transcript_id, page.chunk",
+    "newest": "page.created_at DESC, page.transcript_id, page.chunk",
+    "oldest": "page.created_at ASC, page.transcript_id, page.chunk",
+}
 _HEADLINE = f"HighlightAll=true, StartSel={MARK_START}, StopSel={MARK_END}"
 
 
@@ -199,38 +205,54 @@ class PostgresBackend(SqlBackend):
                 for cfg in configs
             )
             join = "c.config = qs.config"
-            match = "c.tsv @@ qs.q"
-            rank = "ts_rank_cd(c.tsv, qs.q)"
+            # One scan of the GIN index finds the candidates with a constant tsquery (every
+            # configuration's, ORed); with negations, each chunk must also match its own
+            # language's query (English drops "drafts" only as "draft"). Ranked with its
+            # own language's query. Fenced (MATERIALIZED), or the planner runs one index
+            # scan per language.
+            any_language = " || ".join(f"to_tsquery('{cfg}', :q)" for cfg in configs)
+            match = f"c.tsv @@ ({any_language})"
+            rank = "ts_rank(c.tsv, qs.q)"
         sort = "newest" if query.browsing and query.sort == "relevance" else query.sort
-        order = ORDER[sort]
         # Built from constants only (configurations from CONFIGS, clauses above); every
-        # value is a bound parameter.
+        # value is a bound parameter. The ranked, counted rows are narrow (keys and rank);
+        # text is read for the page's rows only, so a common word's 20,000 matches are not
+        # carried (and spilled) through the count.
         sql = f"""
             WITH qs AS ({queries}),
-            page AS (
-                SELECT c.transcript_id, c.chunk, c.start, c.speaker, c.marks, c.text, c.title,
-                       c.text_folded, c.title_folded,
-                       c.created_at, c.config, qs.q, {rank} AS rank,
-                       count(*) OVER () AS total
-                FROM search_chunks c JOIN qs ON {join}
+            candidates AS MATERIALIZED (
+                SELECT c.transcript_id, c.chunk, c.created_at, c.config, c.tsv
+                FROM search_chunks c
                 WHERE {" AND ".join(where)} AND {match}
-                ORDER BY {order}
+            ),
+            page AS (
+                SELECT c.transcript_id, c.chunk, c.created_at, {rank} AS rank,
+                       count(*) OVER () AS total
+                FROM candidates c JOIN qs ON {join}
+                {"WHERE c.tsv @@ qs.q" if query.negative and not query.browsing else ""}
+                ORDER BY {ORDER[sort]}
                 LIMIT :limit OFFSET :offset
             )
-            SELECT transcript_id, chunk, start, speaker, marks, created_at, total,
-                   text, title,
-                   CASE WHEN q IS NULL THEN NULL
-                        ELSE ts_headline(config, coalesce(text_folded, text), q, :headline) END,
-                   CASE WHEN q IS NULL THEN NULL
-                        ELSE ts_headline(config, coalesce(title_folded, title), q, :headline)
+            SELECT page.transcript_id, page.chunk, c.start, c.speaker, c.marks,
+                   page.created_at, page.total, c.text, c.title,
+                   CASE WHEN qs.q IS NULL THEN NULL ELSE
+                        ts_headline(c.config, coalesce(c.text_folded, c.text), qs.q, :headline)
+                   END,
+                   CASE WHEN qs.q IS NULL THEN NULL ELSE
+                        ts_headline(c.config, coalesce(c.title_folded, c.title), qs.q, :headline)
                    END
-            FROM page ORDER BY {order}
+            FROM page
+            JOIN search_chunks c ON c.workspace_id = :w
+                 AND c.transcript_id = page.transcript_id AND c.chunk = page.chunk
+            LEFT JOIN qs ON qs.config = c.config
+            ORDER BY {PAGE_ORDER[sort]}
         """  # noqa: S608
         rows = self._timed(sql, params)
         if rows:
             total = int(rows[0][6])
         elif query.page > 1:
-            total = self._count(query, where, join, match, queries, params)
+            own = "c.tsv @@ qs.q" if query.negative and not query.browsing else "true"
+            total = self._count([*where, match, own], join, queries, params)
         else:
             total = 0
         hits = [
@@ -279,18 +301,11 @@ class PostgresBackend(SqlBackend):
             params["created_before"] = f.created_before
         return clauses
 
-    def _count(
-        self,
-        query: SearchQuery,
-        where: list[str],
-        join: str,
-        match: str,
-        queries: str,
-        params: dict[str, Any],
-    ) -> int:
+    def _count(self, where: list[str], join: str, queries: str, params: dict[str, Any]) -> int:
+        """Matches of a page past the end (which has no row to carry the count)."""
         sql = (
             f"WITH qs AS ({queries}) SELECT count(*) FROM search_chunks c JOIN qs ON {join}"  # noqa: S608
-            f" WHERE {' AND '.join(where)} AND {match}"
+            f" WHERE {' AND '.join(where)}"
         )
         rows = self._timed(sql, params)
         return int(rows[0][0]) if rows else 0

@@ -137,14 +137,16 @@ class SqliteBackend(SqlBackend):
         sort = "newest" if query.browsing and query.sort == "relevance" else query.sort
         # Built from constants; every value is a bound parameter. FTS5's auxiliary
         # functions cannot share a query with window functions: rank first, mark after.
+        # The matches drive the join (MATERIALIZED, CROSS JOIN): the other way round,
+        # SQLite would run the MATCH once for every document of the workspace.
         sql = f"""
-            WITH m AS (
+            WITH m AS MATERIALIZED (
                 SELECT rowid AS id, bm25(search_fts, 0.0, 5.0, 1.0) AS rank
                 FROM search_fts WHERE search_fts MATCH :match
             )
             SELECT d.id, d.transcript_id, d.chunk, d.start, d.speaker, d.marks, d.created_ts,
                    count(*) OVER () AS total
-            FROM m JOIN search_docs d ON d.id = m.id
+            FROM m CROSS JOIN search_docs d ON d.id = m.id
             WHERE {" AND ".join(where)}
             ORDER BY {ORDER[sort]}
             LIMIT :limit OFFSET :offset
@@ -154,7 +156,7 @@ class SqliteBackend(SqlBackend):
             total = int(rows[0][7])
         elif query.page > 1:
             count = f"""
-                SELECT count(*) FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid
+                SELECT count(*) FROM search_fts CROSS JOIN search_docs d ON d.id = search_fts.rowid
                 WHERE search_fts MATCH :match AND {" AND ".join(where)}
             """  # noqa: S608
             total = int(self._timed(count, params)[0][0])
