@@ -151,7 +151,13 @@ def test_team_invitation_flow_in_two_browsers(
     alice.mark_document()
     loads = alice.navigations
     role_select.select_option("viewer")
-    bob_row.get_by_role("button", name="Change").click()
+    # The select shows "viewer" as soon as it is picked: wait for the server's answer, or
+    # B's reload below can overtake the change.
+    with page.expect_response(
+        lambda r: r.url.endswith("/role") and r.request.method == "POST"
+    ) as answer:
+        bob_row.get_by_role("button", name="Change").click()
+    assert answer.value.ok, answer.value.status
     expect(
         page.locator("#members table").first.locator("tr", has_text=b_email).locator("select")
     ).to_have_value("viewer")
