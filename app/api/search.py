@@ -90,6 +90,13 @@ class SearchOut(Schema):
     per_page = fields.Integer()
     pages = fields.Integer(metadata={"description": "At least 1"})
     total = fields.Integer(metadata={"description": "Matching passages, all pages"})
+    capped = fields.Boolean(
+        metadata={
+            "description": "More passages match than `total`: counting stopped there, and "
+            "hits come from the newest `total` of them (the oldest, sorted oldest first). "
+            "Add words or a filter to narrow."
+        }
+    )
     backend = fields.String(metadata={"description": "The search backend that answered"})
     took_ms = fields.Float()
     hits = fields.List(fields.Nested(SearchHitOut))
@@ -163,6 +170,7 @@ def search(_args: dict[str, Any]) -> Any:
         "per_page": q.per_page,
         "pages": found.pages,
         "total": found.total,
+        "capped": found.capped,
         "backend": found.backend,
         "took_ms": round(found.took_ms, 2),
         "hits": [_hit_out(h) for h in found.hits],

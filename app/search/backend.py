@@ -59,6 +59,9 @@ class RawHit:
 class RawPage:
     hits: list[RawHit]
     total: int  # matching chunks, all pages
+    # The backend stopped counting (and ranking) at `total`: there are more matches, and
+    # hits come from the newest (or, sorted oldest first, the oldest) `total` of them.
+    capped: bool = False
 
 
 class Rebuild(Protocol):

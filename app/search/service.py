@@ -45,6 +45,7 @@ class SearchPage:
     total: int
     backend: str
     took_ms: float
+    capped: bool = False  # more than `total` matches (see RawPage.capped)
 
     @property
     def pages(self) -> int:
@@ -97,7 +98,7 @@ def run(query: SearchQuery) -> SearchPage:
         raise SearchUnavailable() from e
     hits = _reload(raw.hits)
     took = (time.perf_counter() - began) * 1000
-    return SearchPage(query, hits, raw.total, engine.name, took)
+    return SearchPage(query, hits, raw.total, engine.name, took, raw.capped)
 
 
 def _reload(raw_hits: list[RawHit]) -> list[Hit]:

@@ -572,6 +572,7 @@ def test_api_answers_match_the_openapi_description(team: Team) -> None:
         "per_page",
         "pages",
         "total",
+        "capped",
         "backend",
         "took_ms",
         "hits",
@@ -582,7 +583,12 @@ def test_api_answers_match_the_openapi_description(team: Team) -> None:
         1,
         20,
     )
-    assert (body["total"], body["pages"], body["backend"]) == (1, 1, "postgres")
+    assert (body["total"], body["capped"], body["pages"], body["backend"]) == (
+        1,
+        False,
+        1,
+        "postgres",
+    )
     [hit] = body["hits"]
     assert hit["transcript_id"] == str(tid)
     assert hit["title"] == "Harbour interview"
@@ -632,3 +638,29 @@ def test_a_search_server_that_times_out_gets_a_clear_503(silent_search_app: Flas
 
     # Nothing asked, nothing to ask the server: the hint, not an error.
     assert "Type to search the words" in results(team)
+
+
+def test_a_word_in_more_passages_than_are_counted_says_so(team: Team) -> None:
+    """PostgreSQL ranks and counts at most MAX_COUNTED matches (the newest): the answer
+    says there are more, every page up to there is served, the next is empty."""
+    from app.search.backends.postgres import MAX_COUNTED
+
+    # One speaker per segment, alternating: every segment is a passage of its own.
+    segments = [
+        (n * 1.0, n * 1.0 + 0.8, f"tide report number {n}", f"SPEAKER_0{n % 2}")
+        for n in range(MAX_COUNTED + 5)
+    ]
+    make_transcript(team.web.app, team.workspace.id, "Long log", language="en", segments=segments)
+    index(team.web.app)
+    call = api_caller(team)
+    body = api_search(call, q="tide", per_page=100)
+    assert (body["total"], body["capped"], body["pages"]) == (MAX_COUNTED, True, 20)
+    assert len(body["hits"]) == 100
+    last = api_search(call, q="tide", per_page=100, page=20)
+    assert len(last["hits"]) == 100 and last["capped"] is True
+    past = api_search(call, q="tide", per_page=100, page=21)
+    assert (past["hits"], past["total"], past["capped"]) == ([], MAX_COUNTED, True)
+    narrow = api_search(call, q="tide report number 7 ")
+    assert narrow["capped"] is False
+    page = results(team, q="tide")
+    assert f"{MAX_COUNTED:,}+ results" in page

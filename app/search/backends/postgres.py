@@ -78,6 +78,12 @@ ORDER = {
     "newest": "created_at DESC, transcript_id, chunk",
     "oldest": "created_at ASC, transcript_id, chunk",
 }
+# Matches ranked and counted at most. Ranking reads every candidate's tsvector (TOAST): a
+# word in 20,000 chunks of one workspace took 100 ms at 1M segments, capped 15 ms (see
+# docs/benchmarks.md). Past this, ranking by how often a word occurs says little, and
+# people add a word or a filter; Meilisearch caps its totals too (maxTotalHits).
+MAX_COUNTED = 2000
+
 # The same order over the page's rows (the outer query names them page.*).
 PAGE_ORDER = {
     "relevance": "page.rank DESC, page.created_at DESC, page.transcript_id, page.chunk",
@@ -184,9 +190,11 @@ class PostgresBackend(SqlBackend):
     def search(self, query: SearchQuery) -> RawPage:
         params: dict[str, Any] = {
             "w": query.workspace_id,
-            "limit": query.per_page,
+            # Pages end where counting ends (the extra candidate only tells there are more).
+            "limit": max(0, min(query.per_page, MAX_COUNTED - query.offset)),
             "offset": query.offset,
             "headline": _HEADLINE,
+            "cap": MAX_COUNTED + 1,
         }
         where = ["c.workspace_id = :w", *self._filters(query, params)]
         configs = self._configs(query)
@@ -214,16 +222,20 @@ class PostgresBackend(SqlBackend):
             match = f"c.tsv @@ ({any_language})"
             rank = "ts_rank(c.tsv, qs.q)"
         sort = "newest" if query.browsing and query.sort == "relevance" else query.sort
+        newest_first = "ASC" if sort == "oldest" else "DESC"
         # Built from constants only (configurations from CONFIGS, clauses above); every
         # value is a bound parameter. The ranked, counted rows are narrow (keys and rank);
         # text is read for the page's rows only, so a common word's 20,000 matches are not
-        # carried (and spilled) through the count.
+        # carried (and spilled) through the count. At most MAX_COUNTED candidates are
+        # ranked and counted: the newest (the oldest, sorted oldest first).
         sql = f"""
             WITH qs AS ({queries}),
             candidates AS MATERIALIZED (
                 SELECT c.transcript_id, c.chunk, c.created_at, c.config, c.tsv
                 FROM search_chunks c
                 WHERE {" AND ".join(where)} AND {match}
+                ORDER BY c.created_at {newest_first}, c.transcript_id, c.chunk
+                LIMIT :cap
             ),
             page AS (
                 SELECT c.transcript_id, c.chunk, c.created_at, {rank} AS rank,
@@ -255,6 +267,7 @@ class PostgresBackend(SqlBackend):
             total = self._count([*where, match, own], join, queries, params)
         else:
             total = 0
+        capped = total > MAX_COUNTED
         hits = [
             RawHit(
                 transcript_id=r[0],
@@ -268,7 +281,7 @@ class PostgresBackend(SqlBackend):
             )
             for r in rows
         ]
-        return RawPage(hits, total)
+        return RawPage(hits, min(total, MAX_COUNTED), capped)
 
     @staticmethod
     def _configs(query: SearchQuery) -> list[str]:
@@ -304,8 +317,8 @@ class PostgresBackend(SqlBackend):
     def _count(self, where: list[str], join: str, queries: str, params: dict[str, Any]) -> int:
         """Matches of a page past the end (which has no row to carry the count)."""
         sql = (
-            f"WITH qs AS ({queries}) SELECT count(*) FROM search_chunks c JOIN qs ON {join}"  # noqa: S608
-            f" WHERE {' AND '.join(where)}"
+            f"WITH qs AS ({queries}) SELECT count(*) FROM (SELECT 1 FROM search_chunks c"  # noqa: S608
+            f" JOIN qs ON {join} WHERE {' AND '.join(where)} LIMIT :cap) AS matches"
         )
         rows = self._timed(sql, params)
         return int(rows[0][0]) if rows else 0
