@@ -289,20 +289,9 @@ class PostgresBackend(SqlBackend):
             return [config_for(query.filters.language)]
         return sorted({FALLBACK, *(config_for(x) for x in query.languages)})
 
-    @staticmethod
-    def _filters(query: SearchQuery, params: dict[str, Any]) -> list[str]:
+    def _filters(self, query: SearchQuery, params: dict[str, Any]) -> list[str]:
         f = query.filters
-        clauses = []
-        for column, value in (
-            ("speaker", f.speaker),
-            ("language", f.language),
-            ("folder_id", f.folder_id),
-            ("uploader_id", f.uploader_id),
-            ("transcript_id", f.transcript_id),
-        ):
-            if value is not None:
-                clauses.append(f"c.{column} = :{column}")
-                params[column] = value
+        clauses = self.equality_filters(query, "c", params)
         if f.tag is not None:
             clauses.append("c.tags @> ARRAY[CAST(:tag AS text)]")
             params["tag"] = f.tag

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from app.config import Settings
 from app.extensions import db
 from app.search.documents import ChunkDoc
+from app.search.query import SearchQuery
 
 
 class SqlBackend:
@@ -62,6 +63,23 @@ class SqlBackend:
 
     def insert(self, docs: Sequence[ChunkDoc]) -> None:
         raise NotImplementedError
+
+    def equality_filters(self, query: SearchQuery, alias: str, params: dict[str, Any]) -> list[str]:
+        """WHERE clauses of the filters that compare one column (values bound, never
+        pasted); each backend adds its own for tags and dates."""
+        f = query.filters
+        clauses = []
+        for column, value in (
+            ("speaker", f.speaker),
+            ("language", f.language),
+            ("folder_id", f.folder_id),
+            ("uploader_id", f.uploader_id),
+            ("transcript_id", f.transcript_id),
+        ):
+            if value is not None:
+                clauses.append(f"{alias}.{column} = :{column}")
+                params[column] = self.key(value) if isinstance(value, uuid.UUID) else value
+        return clauses
 
     def begin_rebuild(self) -> InPlaceRebuild:
         return InPlaceRebuild(self)

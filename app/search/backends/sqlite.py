@@ -191,20 +191,9 @@ class SqliteBackend(SqlBackend):
         rows = self._timed(sql, {**params, **marks})
         return {r[0]: (r[1], r[2]) for r in rows}
 
-    @staticmethod
-    def _filters(query: SearchQuery, params: dict[str, Any]) -> list[str]:
+    def _filters(self, query: SearchQuery, params: dict[str, Any]) -> list[str]:
         f = query.filters
-        clauses = []
-        for column, value in (
-            ("speaker", f.speaker),
-            ("language", f.language),
-            ("folder_id", _hex(f.folder_id)),
-            ("uploader_id", _hex(f.uploader_id)),
-            ("transcript_id", _hex(f.transcript_id)),
-        ):
-            if value is not None:
-                clauses.append(f"d.{column} = :{column}")
-                params[column] = value
+        clauses = self.equality_filters(query, "d", params)
         if f.tag is not None:
             clauses.append("EXISTS (SELECT 1 FROM json_each(d.tags) WHERE json_each.value = :tag)")
             params["tag"] = f.tag
