@@ -8,7 +8,7 @@ import importlib.metadata
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import pluggy
@@ -75,6 +75,25 @@ class PluginRegistry:
     def hook_for(self, hook: str, enabled: set[str]) -> Any:
         others = [obj for name, obj in self._objects.items() if name not in enabled]
         return self.pm.subset_hook_caller(hook, remove_plugins=others)
+
+    def offerings(self, hook: str, enabled: Iterable[str]) -> Iterator[tuple[str, Any]]:
+        """(plugin name, item) for each item a list-returning hook offers: first-party
+        plugins first, then the `enabled` third-party ones by name, so a later plugin
+        cannot take over a name given earlier. A plugin whose hook raises is logged and
+        skipped: one broken plugin must not take the feature down."""
+        first = [n for n, info in self.infos.items() if info.first_party]
+        offering = set(self.implementers(hook))
+        for name in first + sorted(set(enabled) - set(first)):
+            if name not in offering:
+                continue
+            try:
+                batches = self.hook_for(hook, {name})()
+            except Exception:
+                log.exception("plugin %s failed in %s", name, hook)
+                continue
+            for batch in batches:
+                for item in batch or ():
+                    yield name, item
 
     def implementers(self, hook: str) -> list[str]:
         """Names of the plugins that implement `hook`."""

@@ -11,7 +11,6 @@ request; the service then reloads every hit through the workspace-scoped ORM.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from app.search.documents import ChunkDoc
     from app.search.query import SearchQuery
 
-log = logging.getLogger("verbatim.search")
 HOOK = "verbatim_search_backends"
 
 
@@ -116,20 +114,10 @@ def backend_classes() -> dict[str, type[SearchBackend]]:
     from app.plugins.manager import registry
 
     reg = registry()
-    first = [n for n, info in reg.infos.items() if info.first_party]
-    names = first + sorted(set(reg.infos) - set(first))
     found: dict[str, type[SearchBackend]] = {}
-    for plugin in names:
-        if plugin not in reg.implementers(HOOK):
-            continue
-        try:
-            batches = reg.hook_for(HOOK, {plugin})()
-        except Exception:  # a broken plugin must not take search down
-            log.exception("plugin %s failed to list its search backends", plugin)
-            continue
-        for batch in batches:
-            for cls in batch or ():
-                found.setdefault(cls.name, cls)
+    # Every installed plugin: the backend is the installation's choice, not a workspace's.
+    for _plugin, cls in reg.offerings(HOOK, reg.infos):
+        found.setdefault(cls.name, cls)
     return found
 
 

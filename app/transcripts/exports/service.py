@@ -68,23 +68,10 @@ def _valid(item: Any, plugin: str) -> bool:
 def _exporters() -> dict[str, Exporter]:
     """First-party exporters, then those of third-party plugins the workspace enabled; a
     plugin cannot take over a format name already given."""
-    reg = registry()
-    first = [n for n, info in reg.infos.items() if info.first_party]
-    names = first + sorted(set(enabled_plugins()) - set(first))
-    offering = set(reg.implementers(EXPORTERS_HOOK))
     found: dict[str, Exporter] = {}
-    for name in names:
-        if name not in offering:
-            continue
-        try:
-            batches = reg.hook_for(EXPORTERS_HOOK, {name})()
-        except Exception:  # a broken plugin must not take exports down
-            log.exception("plugin %s failed to list its exporters", name)
-            continue
-        for batch in batches:
-            for item in batch or ():
-                if _valid(item, name):
-                    found.setdefault(item.name, item)
+    for name, item in registry().offerings(EXPORTERS_HOOK, enabled_plugins()):
+        if _valid(item, name):
+            found.setdefault(item.name, item)
     return found
 
 
