@@ -257,7 +257,7 @@ def _word(raw: list) -> dict[str, Any]:
 
 def _edit_out(transcript_id: uuid.UUID, saved: editing.Saved) -> tuple[dict, int, dict]:
     t = services.get(transcript_id)
-    names = {label: s.name for label, s in services.speakers(t).items()}
+    names = services.speaker_names(t)
     body = {
         "revision": saved.revision,
         "changed": saved.changed,

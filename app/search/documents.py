@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from app.db import as_utc
 from app.extensions import db
-from app.transcripts.models import Status, Transcript, TranscriptSegment, TranscriptSpeaker
+from app.transcripts import services
+from app.transcripts.models import Status, Transcript, TranscriptSegment
 
 MAX_CHUNK_CHARS = 1000
 # Highlight markers backends put around matched words; control characters that cleaned
@@ -67,13 +68,7 @@ def build(t: Transcript) -> list[ChunkDoc]:
         raise EncryptedTranscript(f"transcript {t.id} is a Private Transcript")
     if t.status != Status.COMPLETED:
         return []
-    names = dict(
-        db.session.execute(
-            select(TranscriptSpeaker.label, TranscriptSpeaker.name).where(
-                TranscriptSpeaker.transcript_id == t.id
-            )
-        ).all()
-    )
+    names = services.speaker_names(t)
     rows = db.session.execute(
         select(
             TranscriptSegment.start,

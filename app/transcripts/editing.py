@@ -220,7 +220,7 @@ class Save:
             return
         newest = max(stale, key=lambda s: s.changed_in)
         what = "this segment" if len(segments) == 1 else f"segment {newest.position + 1}"
-        names = {label: row.name for label, row in services.speakers(self.t).items()}
+        names = services.speaker_names(self.t)
         raise self.conflict(
             revisions.saved_at_or_after(self.t, newest.changed_in),
             f"changed {what}",

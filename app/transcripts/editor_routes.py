@@ -55,7 +55,7 @@ def _segment_or_404(t: Transcript, segment_id: uuid.UUID) -> TranscriptSegment:
 
 
 def _names(t: Transcript) -> dict[str, str]:
-    return {label: s.name for label, s in services.speakers(t).items()}
+    return services.speaker_names(t)
 
 
 def _current(t: Transcript, ids: list[uuid.UUID]) -> list[TranscriptSegment]:

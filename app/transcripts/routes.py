@@ -361,7 +361,7 @@ def compare(group_id: uuid.UUID) -> Any:
         "transcripts/compare.html",
         group=group,
         rows=align(columns),
-        names=[{k: s.name for k, s in services.speakers(t).items()} for t in group],
+        names=[services.speaker_names(t) for t in group],
         infos={t.id: services.queue_info(t) for t in group if t.status in ACTIVE},
         any_active=any(t.status in ACTIVE for t in group),
     )

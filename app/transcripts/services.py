@@ -218,6 +218,17 @@ def speakers(t: Transcript) -> dict[str, TranscriptSpeaker]:
     return {s.label: s for s in rows}
 
 
+def speaker_names(t: Transcript) -> dict[str, str]:
+    """Label (the engine's, e.g. SPEAKER_00) -> the name people call that speaker, in
+    label order; read as two columns, for pages and documents that only show names."""
+    rows = db.session.execute(
+        select(TranscriptSpeaker.label, TranscriptSpeaker.name)
+        .where(TranscriptSpeaker.transcript_id == t.id)
+        .order_by(TranscriptSpeaker.label)
+    ).all()
+    return {label: name for label, name in rows}
+
+
 def compare_siblings(t: Transcript) -> list[Transcript]:
     if t.compare_group is None:
         return []

@@ -25,7 +25,7 @@ from app.transcripts.exports import document as documents
 from app.transcripts.exports.base import Exporter, ExportFailed, Unprocessable
 from app.transcripts.exports.filenames import safe_stem, unique_names
 from app.transcripts.exports.options import ExportOptions, parse_options
-from app.transcripts.models import Status, Transcript, TranscriptSegment, TranscriptSpeaker
+from app.transcripts.models import Status, Transcript, TranscriptSegment
 
 EXPORTERS_HOOK = "verbatim_exporters"
 FORMAT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,15}$")
@@ -119,13 +119,7 @@ def load(t: Transcript) -> documents.ExportDocument:
         .where(TranscriptSegment.transcript_id == t.id)
         .order_by(TranscriptSegment.position)
     ).all()
-    names = dict(
-        db.session.execute(
-            select(TranscriptSpeaker.label, TranscriptSpeaker.name)
-            .where(TranscriptSpeaker.transcript_id == t.id)
-            .order_by(TranscriptSpeaker.label)
-        ).all()
-    )
+    names = services.speaker_names(t)
     return documents.build(
         transcript_id=t.id,
         title=t.title,
