@@ -180,6 +180,18 @@ class SearchApp:
             return result
 
 
+READING = [
+    (0.0, 4.0, "the pelican brief was read aloud", "S0"),
+    (4.0, 8.0, "then the walrus report", "S1"),
+]
+READING_NAMES = {"S0": "Ana", "S1": "Ben"}
+
+
+def reading(sa: SearchApp, space: Space, title: str = "Reading", **kw: Any) -> uuid.UUID:
+    """A short transcript: Ana reads "the pelican brief", Ben "the walrus report"."""
+    return sa.transcript(space, title, READING, READING_NAMES, **kw)
+
+
 def segment_id(sa: SearchApp, space: Space, tid: uuid.UUID, position: int) -> uuid.UUID:
     with sa.session(space.id) as s:
         found = s.scalar(

@@ -24,19 +24,17 @@ from app.tenants.models import Role, Workspace
 from app.tenants.services import delete_workspace
 from app.transcripts import services
 from app.transcripts.models import Transcript, TranscriptSegment
-from tests.search.support import SearchApp, Space, edit, found, segment_id
+from tests.search.support import (
+    READING_NAMES,
+    SearchApp,
+    Space,
+    edit,
+    found,
+    reading,
+    segment_id,
+)
 from tests.transcripts import make_team
 from tests.web import Web
-
-LINES = [
-    (0.0, 4.0, "the pelican brief was read aloud", "S0"),
-    (4.0, 8.0, "then the walrus report", "S1"),
-]
-NAMES = {"S0": "Ana", "S1": "Ben"}
-
-
-def _transcript(sa: SearchApp, space: Space, title: str = "Reading", **kw: Any) -> uuid.UUID:
-    return sa.transcript(space, title, LINES, NAMES, **kw)
 
 
 def _snapshot(sa: SearchApp, space: Space, *queries: str) -> list[Any]:
@@ -77,8 +75,8 @@ def _attempts(sa: SearchApp, space: Space, tid: uuid.UUID) -> list[int]:
 def test_draining_twice_gives_the_same_index(search_app: SearchApp) -> None:
     sa = search_app
     a = sa.space()
-    t1 = _transcript(sa, a)
-    t2 = sa.transcript(a, "Other", [(0.0, 3.0, "a pelican and a heron", "S0")], NAMES)
+    t1 = reading(sa, a)
+    t2 = sa.transcript(a, "Other", [(0.0, 3.0, "a pelican and a heron", "S0")], READING_NAMES)
     first = sa.drain()
     assert first.failed == 0 and first.synced >= 2
     versions = sa.versions(a.id)
@@ -97,7 +95,7 @@ def test_draining_twice_gives_the_same_index(search_app: SearchApp) -> None:
 def test_many_changes_to_one_transcript_sync_once_to_the_newest(search_app: SearchApp) -> None:
     sa = search_app
     a = sa.space()
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     for bird in ("kestrel", "osprey", "puffin"):
         edit(sa, a, tid, 0, f"the {bird} brief was read aloud")
     assert sa.outbox(a.id, tid) == 4  # made, then three edits
@@ -133,7 +131,7 @@ def _set_tags(sa: SearchApp, space: Space, tid: uuid.UUID, tags: Any) -> None:
 def test_a_failing_transcript_blocks_no_other_and_is_given_up(search_app: SearchApp) -> None:
     sa = search_app
     a = sa.space()
-    bad = _transcript(sa, a, "Bad")
+    bad = reading(sa, a, "Bad")
     sa.drain()
     # Corrupt behind the ORM's back (tags must be a list): its documents never build.
     _set_tags(sa, a, bad, 5)
@@ -147,7 +145,7 @@ def test_a_failing_transcript_blocks_no_other_and_is_given_up(search_app: Search
 
 
 def _poisoned(sa: SearchApp, a: Space, bad: uuid.UUID) -> None:
-    good = sa.transcript(a, "Good", [(0.0, 3.0, "the heron flew", "S0")], NAMES)
+    good = sa.transcript(a, "Good", [(0.0, 3.0, "the heron flew", "S0")], READING_NAMES)
     report = sa.drain()
     assert report.failed == 1 and report.synced >= 1
     assert found(sa.search(a, q="heron ")) == {good}
@@ -177,7 +175,7 @@ def test_saves_go_on_while_the_search_server_is_down(
     web = Web(sa.app, remote_addr="10.9.8.7")
     team = make_team(sa.app, web, "Offline Team")
     space = Space(team.workspace.id, team.slug, team.user.id, team.user.id)
-    tid = _transcript(sa, space)
+    tid = reading(sa, space)
     sa.drain()
     assert found(sa.search(space, q="pelican ")) == {tid}
 
@@ -212,7 +210,7 @@ def test_saves_go_on_while_the_search_server_is_down(
 def test_failed_index_tasks_keep_the_outbox(meili_search: SearchApp, meili_server: Any) -> None:
     sa = meili_search
     a = sa.space()
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     meili_server.fail_tasks(True)
     with pytest.raises(SearchUnavailable):
         sa.drain()
@@ -228,7 +226,7 @@ def test_a_slow_search_server_is_unavailable_not_an_error(
 ) -> None:
     sa = meili_search
     a = sa.space()
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     sa.drain()
     meili_server.slow(3.0)  # the app gives up after 2 s (conftest)
     with pytest.raises(SearchUnavailable):
@@ -253,7 +251,7 @@ def test_reconcile_puts_back_documents_removed_behind_the_indexers_back(
 ) -> None:
     sa = search_app
     a = sa.space()
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     sa.drain()
     sa.write(a.id, lambda e: e.delete(a.id, tid))
     assert found(sa.search(a, q="pelican ")) == set()
@@ -283,7 +281,7 @@ def test_reconcile_applies_a_bulk_update_that_skipped_the_outbox(search_app: Sea
     outbox: the versions differ, so reconcile re-syncs it."""
     sa = search_app
     a = sa.space()
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     sa.drain()
     _bulk(
         sa,
@@ -303,9 +301,9 @@ def test_reconcile_removes_transcripts_and_workspaces_that_are_gone(
 ) -> None:
     sa = search_app
     a, b = sa.space("a"), sa.space("b")
-    tid = _transcript(sa, a)
-    keep = _transcript(sa, a, "Kept")
-    _transcript(sa, b)
+    tid = reading(sa, a)
+    keep = reading(sa, a, "Kept")
+    reading(sa, b)
     sa.drain()
     # Both removals committed, but their outbox rows lost (a bad restore, say).
     with sa.session(a.id):
@@ -364,9 +362,9 @@ class Watched:
 def test_reindex_rebuilds_everything_while_searches_answer(search_app: SearchApp) -> None:
     sa = search_app
     a = sa.space()
-    lost = _transcript(sa, a, "Lost")
-    changed = sa.transcript(a, "Changed", [(0.0, 3.0, "the heron flew", "S0")], NAMES)
-    steady = sa.transcript(a, "Steady", [(0.0, 3.0, "the cormorant dived", "S0")], NAMES)
+    lost = reading(sa, a, "Lost")
+    changed = sa.transcript(a, "Changed", [(0.0, 3.0, "the heron flew", "S0")], READING_NAMES)
+    steady = sa.transcript(a, "Steady", [(0.0, 3.0, "the cormorant dived", "S0")], READING_NAMES)
     sa.drain()
     # Drift reconcile cannot see: documents gone, and text changed without a version bump.
     sa.write(a.id, lambda e: e.delete(a.id, lost))
@@ -429,7 +427,7 @@ def test_the_search_commands(sql_search_app: SearchApp) -> None:
     status = _cli(sa.app, "status")
     assert status.strip() == f"backend: {sa.kind}; outbox: 0 change(s) waiting"
 
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     status = _cli(sa.app, "status")
     assert re.fullmatch(
         rf"backend: {sa.kind}; outbox: 1 change\(s\) waiting, oldest \d+ s old\n", status

@@ -17,23 +17,20 @@ from sqlalchemy import select, text
 
 from app.search import outbox
 from app.search.models import SearchOutbox
-from app.tenants.models import Role, Workspace
-from app.tenants.services import delete_workspace
 from app.transcripts import lifecycle, organizing, services
 from app.transcripts.models import Folder, Status, Transcript
-from tests.search.support import SearchApp, Space, edit, found, segment_id
+from tests.search.support import (
+    READING,
+    READING_NAMES,
+    SearchApp,
+    Space,
+    edit,
+    found,
+    reading,
+    segment_id,
+)
 from tests.transcripts import Team, make_transcript
 from workers.engines.base import EngineResult, Segment
-
-LINES = [
-    (0.0, 4.0, "the pelican brief was read aloud", "S0"),
-    (4.0, 8.0, "then the walrus report", "S1"),
-]
-NAMES = {"S0": "Ana", "S1": "Ben"}
-
-
-def _transcript(sa: SearchApp, space: Space, title: str = "Reading", **kw: Any) -> uuid.UUID:
-    return sa.transcript(space, title, LINES, NAMES, **kw)
 
 
 def xmin(
@@ -76,14 +73,14 @@ def _complete(sa: SearchApp, a: Space) -> uuid.UUID:
 
 
 def _edit(sa: SearchApp, a: Space) -> uuid.UUID:
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     sa.drain()
     edit(sa, a, tid, 1, "then the sea lion report")
     return tid
 
 
 def _rename(sa: SearchApp, a: Space) -> uuid.UUID:
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     sa.drain()
     with sa.session(a.id):
         services.rename(tid, "Renamed reading")
@@ -91,7 +88,7 @@ def _rename(sa: SearchApp, a: Space) -> uuid.UUID:
 
 
 def _tags(sa: SearchApp, a: Space) -> uuid.UUID:
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     sa.drain()
     with sa.session(a.id):
         organizing.set_tags(tid, ["birds"])
@@ -99,7 +96,7 @@ def _tags(sa: SearchApp, a: Space) -> uuid.UUID:
 
 
 def _folder(sa: SearchApp, a: Space) -> uuid.UUID:
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     folder = sa.folder(a, "Birds")
     sa.drain()
     with sa.session(a.id):
@@ -109,7 +106,7 @@ def _folder(sa: SearchApp, a: Space) -> uuid.UUID:
 
 def _folder_deleted(sa: SearchApp, a: Space) -> uuid.UUID:
     folder = sa.folder(a, "Birds")
-    tid = _transcript(sa, a, folder_id=folder)
+    tid = reading(sa, a, folder_id=folder)
     sa.drain()
     with sa.session(a.id):
         assert organizing.delete_folder(folder) == 1
@@ -148,7 +145,7 @@ def test_a_move_queues_both_workspaces_in_its_transaction(pg_search: SearchApp) 
     sa = pg_search
     a = sa.space("a")
     b = sa.space("b", owner=a.owner)
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     sa.drain()
     with sa.session(a.id):
         organizing.move(tid, b.slug, a.owner)
@@ -162,7 +159,7 @@ def test_a_move_queues_both_workspaces_in_its_transaction(pg_search: SearchApp) 
 def test_a_deletion_queues_its_transcript_in_its_transaction(pg_search: SearchApp) -> None:
     sa = pg_search
     a = sa.space()
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     sa.drain()
     with sa.session(a.id):
         services.delete([tid])
@@ -175,20 +172,6 @@ def test_a_deletion_queues_its_transcript_in_its_transaction(pg_search: SearchAp
     assert audit and outbox_xmin(sa, a.id, tid) == audit
     sa.drain()
     assert sa.outbox(a.id, tid) == 0 and tid not in sa.versions(a.id)
-
-
-def test_a_deleted_workspace_queues_its_removal(sql_search_app: SearchApp) -> None:
-    sa = sql_search_app
-    a = sa.space()
-    _transcript(sa, a)
-    sa.drain()
-    with sa.session(a.id) as s:
-        workspace = s.get(Workspace, a.id)
-        assert workspace is not None
-        delete_workspace(workspace, Role.OWNER, a.slug)
-    assert sa.outbox(a.id, None) == 1
-    sa.drain()
-    assert sa.outbox(a.id, None) == 0 and a.id not in sa.workspace_ids()
 
 
 # --- nothing when the transaction rolls back -------------------------------------------------
@@ -237,7 +220,7 @@ def test_a_rolled_back_change_leaves_no_row_and_asks_for_no_drain(
 ) -> None:
     sa = sql_search_app
     a = sa.space()
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     sa.drain()
     redis_conn.delete(outbox.DRAIN_PENDING_KEY)
     with sa.session(a.id) as s:
@@ -271,7 +254,7 @@ def test_a_new_transcript_rolled_back_leaves_no_row_and_a_committed_one_asks_for
         s.rollback()
     assert sa.outbox(a.id, ghost) == 0
     assert redis_conn.get(outbox.DRAIN_PENDING_KEY) is None
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     assert sa.outbox(a.id, tid) == 1
     assert redis_conn.get(outbox.DRAIN_PENDING_KEY) is not None  # asked after the commit
 
@@ -281,7 +264,7 @@ def test_a_refused_change_leaves_no_row(pg_search: SearchApp) -> None:
 
     sa = pg_search
     a = sa.space()
-    tid = _transcript(sa, a)
+    tid = reading(sa, a)
     sa.drain()
     with sa.session(a.id), pytest.raises(ServiceError):
         services.rename(tid, "   ")
@@ -309,7 +292,9 @@ def test_a_worker_process_drains_what_people_change_through_the_pages(
 ) -> None:
     sa = SearchApp("postgres", app)
     ws = team.workspace.id
-    tid = make_transcript(app, ws, "Reading", segments=LINES, speakers=NAMES, language="en")
+    tid = make_transcript(
+        app, ws, "Reading", segments=READING, speakers=READING_NAMES, language="en"
+    )
     assert Queue("index", connection=redis_conn).count >= 1  # the commit asked for a drain
     run_jobs("index")
     assert sa.outbox(ws, tid) == 0
