@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/upload_memory.py
 	$(BIN)/python bench/transcript.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/ai.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -87,6 +87,7 @@ def _configure(app: Flask, cfg: Settings) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.account.routes import bp as account_bp
+    from app.ai.routes import bp as ai_bp
     from app.api import init_api
     from app.audit.routes import bp as audit_bp
     from app.auth.api_key_routes import bp as api_keys_bp
@@ -124,6 +125,7 @@ def _register_blueprints(app: Flask) -> None:
         public_share_bp,
         organize_bp,
         search_bp,
+        ai_bp,
         uploads_bp,
     ):
         app.register_blueprint(bp)

@@ -133,6 +133,28 @@ class Settings(BaseSettings):
         60, description="How often the index is compared with the database and repaired."
     )
 
+    # AI (app/ai). A workspace's admins may override provider, model, URL and key.
+    ai_provider: str = Field(
+        "auto",
+        description="extractive, openai or a plugin's; auto: openai when a key or URL is set.",
+    )
+    openai_api_key: str = Field("", description="API key of the OpenAI(-compatible) server.")
+    openai_base_url: str = Field(
+        "", description="Chat Completions server, e.g. http://vllm:8000/v1; empty: OpenAI."
+    )
+    openai_model: str = Field("gpt-4o-mini", description="Model asked for summaries and answers.")
+    ai_timeout_seconds: float = Field(
+        60.0, description="Longest wait for data from the AI server (per read, not per reply)."
+    )
+    ai_max_retries: int = Field(3, description="Retries (with backoff) on timeouts, 429 and 5xx.")
+    ai_context_tokens: int = Field(
+        16000, description="Context window of the model; longer transcripts are map-reduced."
+    )
+    ai_max_output_tokens: int = Field(1500, description="Longest reply asked of the model.")
+    ai_workspace_endpoints: bool = Field(
+        True, description="Let workspace admins point AI at their own server and key."
+    )
+
     @field_validator("engine_temperatures")
     @classmethod
     def _temperatures_are_numbers(cls, value: str) -> str:

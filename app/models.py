@@ -1,5 +1,6 @@
 """Imports every model so metadata is complete (Alembic, tests)."""
 
+from app.ai.models import AiConversation, AiMessage, AiSettings, AiSummary, AiTemplate, AiUsage
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey, OAuthIdentity, User, UserToken
 from app.billing.models import UsageRecord
@@ -18,6 +19,12 @@ from app.transcripts.models import (
 )
 
 __all__ = [
+    "AiConversation",
+    "AiMessage",
+    "AiSettings",
+    "AiSummary",
+    "AiTemplate",
+    "AiUsage",
     "ApiKey",
     "AuditEvent",
     "EventDelivery",

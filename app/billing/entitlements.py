@@ -39,6 +39,8 @@ FEATURES: Mapping[str, str] = {
 LIMITS: Mapping[str, str] = {
     "share_link_max_days": "Longest lifetime of a public link, in days.",
     "share_link_default_days": "Lifetime of a public link when none is asked for, in days.",
+    "ai_tokens_per_month": "Language-model tokens (prompt and reply) AI features may use a "
+    "calendar month; the extractive provider uses none.",
 }
 
 PLANS: Mapping[str, Plan] = {
@@ -46,19 +48,31 @@ PLANS: Mapping[str, Plan] = {
         name="free",
         title="Free",
         features=frozenset(),
-        limits={"share_link_max_days": 30, "share_link_default_days": 30},
+        limits={
+            "share_link_max_days": 30,
+            "share_link_default_days": 30,
+            "ai_tokens_per_month": 200_000,
+        },
     ),
     "pro": Plan(
         name="pro",
         title="Pro",
         features=frozenset({"share_password", "share_permanent"}),
-        limits={"share_link_max_days": None, "share_link_default_days": 30},
+        limits={
+            "share_link_max_days": None,
+            "share_link_default_days": 30,
+            "ai_tokens_per_month": 5_000_000,
+        },
     ),
     "business": Plan(
         name="business",
         title="Business",
         features=frozenset({"share_password", "share_permanent"}),
-        limits={"share_link_max_days": None, "share_link_default_days": 30},
+        limits={
+            "share_link_max_days": None,
+            "share_link_default_days": 30,
+            "ai_tokens_per_month": None,
+        },
     ),
 }
 

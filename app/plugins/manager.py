@@ -26,6 +26,7 @@ FIRST_PARTY = (
     "app.plugins.builtin.engines",
     "app.plugins.builtin.exporters",
     "app.plugins.builtin.search_backends",
+    "app.plugins.builtin.ai_providers",
 )
 PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 log = logging.getLogger("verbatim.plugins")

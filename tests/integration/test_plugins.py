@@ -532,7 +532,13 @@ def _entry_points() -> Any:
 def test_safe_mode_loads_first_party_only(installed_plugins: None) -> None:
     reg = PluginRegistry(safe_mode=True)
     reg.load()
-    assert list(reg.infos) == ["webhooks", "engines", "exporters", "search-backends"]
+    assert list(reg.infos) == [
+        "webhooks",
+        "engines",
+        "exporters",
+        "search-backends",
+        "ai-providers",
+    ]
     assert reg.infos["webhooks"].first_party
 
 
@@ -546,6 +552,7 @@ def test_third_party_plugins_load_and_broken_ones_are_skipped(
         "engines",
         "exporters",
         "search-backends",
+        "ai-providers",
         "thirdparty",
     }
     assert not reg.infos["thirdparty"].first_party

@@ -1,5 +1,6 @@
-"""Two workspaces, X and Y, each with an owner, a member, an invitation, an API key and a
-plugin setting: what the isolation tests try to reach across."""
+"""Two workspaces, X and Y, each with an owner, a member, an invitation, an API key, a
+plugin setting, a transcript with what hangs off it (share link, folder, AI summary, the
+owner's chat with it) and a summary template: what the isolation tests try to reach across."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from app.ai.models import AiConversation, AiMessage, AiSummary, AiTemplate, RunStatus
 from app.auth.api_keys import create_api_key
 from app.db import utcnow
 from app.extensions import db
@@ -49,6 +51,9 @@ class Side:
     segment_id: uuid.UUID
     share_id: uuid.UUID
     folder_id: uuid.UUID
+    summary_id: uuid.UUID
+    message_id: uuid.UUID
+    template_id: uuid.UUID
 
 
 @dataclass
@@ -78,6 +83,7 @@ def _side(app: Flask, tag: str) -> Side:
             key, key_raw = create_api_key(f"key {tag}", owner.id)
             transcript, upload = _transcript_and_upload(owner.id, tag)
             segment_id, share_id, folder_id = _organised(transcript, owner.id, tag)
+            summary_id, message_id, template_id = _ai(transcript, owner.id, tag)
             return Side(
                 ws.slug,
                 ws.id,
@@ -94,6 +100,9 @@ def _side(app: Flask, tag: str) -> Side:
                 segment_id,
                 share_id,
                 folder_id,
+                summary_id,
+                message_id,
+                template_id,
             )
 
 
@@ -155,6 +164,51 @@ def _organised(
     ).one()
     db.session.commit()
     return segment.id, share.id, folder.id
+
+
+def _ai(transcript: Transcript, owner_id: uuid.UUID, tag: str) -> tuple[uuid.UUID, ...]:
+    """A finished summary of the transcript, a finished answer in the owner's chat with it,
+    and a summary template of the workspace's own."""
+    cited = [
+        {
+            "label": "[00:00]",
+            "valid": True,
+            "source": "",
+            "transcript_id": str(transcript.id),
+            "start": 0.0,
+            "position": 0,
+        }
+    ]
+    done = {"status": RunStatus.COMPLETED, "provider": "extractive", "model": "extractive-1"}
+    summary = AiSummary(
+        transcript_id=transcript.id,
+        template_key="overview",
+        template_title="Overview",
+        prompt="Write a short overview.",
+        revision=transcript.revision,
+        content=f"[00:00] the words of {tag}",
+        citations=cited,
+        created_by_id=owner_id,
+        **done,
+    )
+    conversation = AiConversation(
+        user_id=owner_id, transcript_id=transcript.id, scope=transcript.id.hex
+    )
+    template = AiTemplate(name=f"Template {tag}", instructions="Summarise.", created_by_id=owner_id)
+    db.session.add_all([summary, conversation, template])
+    db.session.flush()
+    answer = AiMessage(
+        conversation_id=conversation.id,
+        role="assistant",
+        revision=transcript.revision,
+        content=f"They said [00:00] the words of {tag}.",
+        citations=cited,
+        finished_at=utcnow(),
+        **done,
+    )
+    db.session.add(answer)
+    db.session.commit()
+    return summary.id, answer.id, template.id
 
 
 @pytest.fixture(scope="module")

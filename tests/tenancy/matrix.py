@@ -3,7 +3,8 @@
 A route missing here fails the suite (test_routes.py::test_every_route_has_an_entry).
 Placeholders: {slug} {membership_id} {invitation_id} {api_key_id} {plugin} {token}
 {transcript_id} {upload_id} {label} {group_id} {segment_id} {share_id} {folder_id} {number}
-{fmt}.
+{fmt} {summary_id} (an AI summary of the side's transcript) {message_id} (an answer in the
+side owner's chat with that transcript) {template_id} (a summary template of the side).
 
 Features with many routes keep their entries in matrix_<feature>.py, merged here.
 """
@@ -11,6 +12,8 @@ Features with many routes keep their entries in matrix_<feature>.py, merged here
 from __future__ import annotations
 
 from tests.tenancy import (
+    matrix_ai,
+    matrix_ai_pages,
     matrix_editor,
     matrix_exports,
     matrix_organize,
@@ -18,7 +21,15 @@ from tests.tenancy import (
     matrix_shares,
 )
 
-_FEATURES = (matrix_editor, matrix_exports, matrix_organize, matrix_search, matrix_shares)
+_FEATURES = (
+    matrix_ai,
+    matrix_ai_pages,
+    matrix_editor,
+    matrix_exports,
+    matrix_organize,
+    matrix_search,
+    matrix_shares,
+)
 
 # No sign-in needed: the front door, sign-in flows, public docs, static files.
 PUBLIC = {
@@ -132,4 +143,7 @@ CHILD_PLACEHOLDERS = (
     "{segment_id}",
     "{share_id}",
     "{folder_id}",
+    "{summary_id}",
+    "{message_id}",
+    "{template_id}",
 )

@@ -42,6 +42,9 @@ def fill(template: str, side: Side | None, *, slug: str | None = None) -> str:
         "folder_id": side.folder_id if side else uuid.uuid4(),
         "number": 1,
         "fmt": "txt",
+        "summary_id": side.summary_id if side else uuid.uuid4(),
+        "message_id": side.message_id if side else uuid.uuid4(),
+        "template_id": side.template_id if side else uuid.uuid4(),
     }
     return template.format(**values)
 

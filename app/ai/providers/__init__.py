@@ -1,0 +1,1 @@
+"""AI providers shipped with Verbatim."""
