@@ -46,17 +46,10 @@ bp: Blueprint = workspace_blueprint("ai", __name__)
 PANEL = "/transcripts/<uuid:transcript_id>/ai"
 SUMMARY = f"{PANEL}/summaries/<uuid:summary_id>"
 DOWNLOADS = {"md": "text/markdown; charset=utf-8", "txt": "text/plain; charset=utf-8"}
-SETTINGS_FIELDS = ("provider", "model", "base_url", "api_key")
+SETTINGS_FIELDS = ("provider", "model", "base_url")  # the key is write-only: never echoed
 
 
 # --- for the layout and the transcript page --------------------------------------------------
-
-
-@bp.app_template_global("ai_ui")
-def ai_ui() -> bool:
-    """Defined only where this blueprint is registered: the layout's "Ask" tab and the
-    transcript page's AI panel check for it, so the pages never link to missing routes."""
-    return True
 
 
 @bp.app_template_global("ai_private_refusal")
@@ -66,7 +59,7 @@ def ai_private_refusal() -> str:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"made_by": made_by, "RunStatus": RunStatus}
+    return {"made_by": made_by}
 
 
 def made_by(row: ProviderRun) -> str:
@@ -99,12 +92,10 @@ def _standalone() -> bool:
     return bool(request.values.get("standalone"))
 
 
-def _link(t: Transcript | None, standalone: bool) -> render.Link:
+def _link(on_its_page: bool) -> render.Link:
     # On the transcript's own page a citation moves its player; anywhere else it opens the
     # transcript at the moment.
-    if t is not None and not standalone:
-        return render.same_page
-    return render.transcript_link(g.workspace.slug)
+    return render.same_page if on_its_page else render.transcript_link(g.workspace.slug)
 
 
 def _html_for(link: render.Link) -> Callable[[ProviderRun], Markup]:
@@ -136,7 +127,7 @@ def _panel(
         "refusal": refusal,
         "can_use": can_use,
         "standalone": standalone,
-        "html": _html_for(_link(t, standalone)),
+        "html": _html_for(_link(not standalone)),
         "error": None,
         "error_in": part,  # which part shows the error (a whole page has both)
         "notice": "",
@@ -214,7 +205,7 @@ def summary(transcript_id: uuid.UUID, summary_id: uuid.UUID) -> Any:
         s=row,
         can_use=_can_use(),
         standalone=standalone,
-        html=_html_for(_link(t, standalone)),
+        html=_html_for(_link(not standalone)),
     )
 
 
@@ -311,7 +302,7 @@ def _ask_page(status: int = 200, **extra: Any) -> Any:
     context: dict[str, Any] = {
         "across": True,
         "can_use": _can_use(),
-        "html": _html_for(_link(None, True)),
+        "html": _html_for(_link(False)),
         "error": None,
         "error_in": "conversation",
         "notice": "",
@@ -367,8 +358,7 @@ def stream(message_id: uuid.UUID) -> Response:
     """Server-sent events of one of the person's answers (chat or a question across the
     workspace); another person's message is as missing as a wrong id."""
     _m, conv = service.get_message(message_id, current_user.id)
-    t = db.session.get(Transcript, conv.transcript_id) if conv.transcript_id else None
-    link = _link(t, _standalone()) if t is not None else _link(None, True)
+    link = _link(conv.transcript_id is not None and not _standalone())
     last = request.headers.get("Last-Event-ID", "")
     return sse.response(message_id, current_user.id, last, link)
 
@@ -417,7 +407,7 @@ def _settings_page(status: int = 200, **extra: Any) -> Any:
 @bp.post("/settings/ai")
 @require_role(Role.ADMIN)
 def save_settings() -> Any:
-    form = {name: field(name) for name in SETTINGS_FIELDS if name != "api_key"}
+    form = {name: field(name) for name in SETTINGS_FIELDS}
     try:
         config.save(
             current_user.id,

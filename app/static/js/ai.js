@@ -149,6 +149,17 @@ function scan() {
 document.addEventListener("htmx:load", scan);
 scan();
 
+// A provider that is down or misconfigured answers 502/503 with the reason: show it in
+// place, like the refusals app.js already lets through.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const target = event.detail.target;
+  if (!target || !target.closest("#ai-panel, .ai-ask-page")) return;
+  if ([502, 503].includes(event.detail.xhr.status)) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
+
 // The panel's section says it is loading until its first swap.
 document.addEventListener("htmx:afterSwap", (event) => {
   const target = event.detail.target;
