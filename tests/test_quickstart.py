@@ -116,6 +116,20 @@ def test_quick_start_serves_and_signs_in_the_demo_user(tmp_path):
             time.sleep(0.3)
         assert "<mark>lighthouse</mark>" in found
         assert f'#t={float(segment.group(2)):g}"' in found
+
+        # With no key configured the AI is the extractive provider, labelled as such, and
+        # the in-process worker writes a summary that cites the edited moment.
+        panel = s.get(f"{transcript_url}/ai").text
+        assert "Extractive (no language model)" in panel
+        asked = s.post(
+            f"{transcript_url}/ai/summaries", data={"template": "overview"}, headers=csrf
+        )
+        assert asked.status_code == 200, asked.text[-2000:]
+        deadline = time.monotonic() + 30
+        while 'class="cite"' not in (panel := s.get(f"{transcript_url}/ai").text):
+            assert time.monotonic() < deadline, panel[-3000:]
+            time.sleep(0.3)
+        assert "lighthouse" in panel
     finally:
         proc.terminate()
         proc.wait(10)
