@@ -52,6 +52,16 @@ def provider_classes(workspace_plugins: set[str] | None = None) -> dict[str, typ
     return found
 
 
+def made_by(provider: str, model: str, classes: dict[str, type[AIProvider]] | None = None) -> str:
+    """What made a stored result, as the UI names it: a provider without a language model
+    by its title alone ("Extractive (no language model)"), others with the model."""
+    cls = (classes if classes is not None else provider_classes()).get(provider)
+    title = cls.title if cls is not None else provider
+    if cls is not None and not cls.uses_language_model:
+        return title
+    return f"{title} · {model}" if model else title
+
+
 def default_name() -> str:
     cfg = settings()
     name = cfg.ai_provider.strip().lower()

@@ -68,11 +68,7 @@ def made_by(row: ProviderRun) -> str:
     classes = g.get("ai_provider_classes")
     if classes is None:
         classes = g.ai_provider_classes = config.provider_classes()
-    cls = classes.get(row.provider)
-    if cls is not None and not cls.uses_language_model:
-        return cls.title
-    title = cls.title if cls is not None else row.provider
-    return f"{title} · {row.model}" if row.model else title
+    return config.made_by(row.provider, row.model, classes)
 
 
 def _choice() -> tuple[config.Choice | None, str]:

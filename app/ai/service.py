@@ -136,13 +136,17 @@ def summaries(transcript_id: uuid.UUID) -> list[AiSummary]:
     )
 
 
-def latest_summaries(transcript_id: uuid.UUID) -> list[AiSummary]:
-    """The newest summary of each template, in the order templates are listed."""
+def latest_summaries(transcript_id: uuid.UUID, *, completed: bool = False) -> list[AiSummary]:
+    """The newest summary of each template (of those completed, if asked), in the order
+    templates are listed."""
     latest: dict[str, AiSummary] = {}
     for s in summaries(transcript_id):
-        latest.setdefault(s.template_key, s)
+        if not completed or s.status == RunStatus.COMPLETED:
+            latest.setdefault(s.template_key, s)
     order = {tpl.key: i for i, tpl in enumerate(templates.all_templates())}
-    return sorted(latest.values(), key=lambda s: (order.get(s.template_key, 999), s.template_title))
+    return sorted(
+        latest.values(), key=lambda s: (order.get(s.template_key, len(order)), s.template_title)
+    )
 
 
 def get_summary(transcript_id: uuid.UUID, summary_id: uuid.UUID) -> AiSummary:

@@ -30,8 +30,10 @@ JSON_STRUCTURE = """The JSON format (`verbatim.transcript`, version 1):
 `{"format", "version", "transcript": {"id", "title", "language", "duration_seconds",
 "created_at", "engine", "model", "revision"}, "speakers": [{"label", "name"}],
 "segments": [{"start", "end", "speaker", "speaker_name", "text",
-"words": [{"text", "start", "end", "probability"}]}]}`; times in seconds. The version
-changes only when a field changes meaning or goes away."""
+"words": [{"text", "start", "end", "probability"}]}]}`; times in seconds. With
+`summaries=true`, also `"summaries": [{"template", "title", "text", "provider", "model",
+"revision", "stale", "finished_at"}]` (text in markdown; added within version 1). The
+version changes only when a field changes meaning or goes away."""
 
 
 def _flag(name: str, help_text: str) -> fields.Boolean:
@@ -45,6 +47,11 @@ class ExportOptionsIn(Schema):
     timestamps = _flag("timestamps", "A time at each segment or paragraph")
     speakers = _flag("speakers", "Speaker names")
     paragraphs = _flag("paragraphs", "Merge one speaker's consecutive segments into paragraphs")
+    summaries = _flag(
+        "summaries",
+        "The newest completed AI summary of each template, before the transcript "
+        "(TXT, DOCX, PDF; a `summaries` list in JSON)",
+    )
 
 
 class SelectionIn(Schema):

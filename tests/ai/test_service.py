@@ -14,33 +14,22 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from app.ai import service, templates
-from app.ai.config import KEY_PURPOSE
-from app.ai.models import AiMessage, AiSettings, AiSummary, AiUsage, RunStatus
+from app.ai.models import AiMessage, AiSummary, AiUsage, RunStatus
 from app.ai.usage import QuotaExceeded
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.ingest import uploads
-from app.security import sealed
 from app.tenants.context import workspace_scope
 from app.tenants.models import Workspace
 from app.tenants.services import create_workspace
 from app.transcripts.models import Status, Transcript
-from tests.conftest import SECRET
+from tests.ai.support import MEETING, NAMES, STARTS, use_server
 from tests.fakes.chat_completions_server import DEFAULT_MODEL, ChatCompletionsServer, Reply
 from tests.integration.test_pipeline import _worker as gpu_worker
 from tests.integration.test_workspaces import database
 from tests.speech import make_speech
 from tests.transcripts import make_transcript
 from tests.web import make_user, unique_email
-
-MEETING = [
-    (0.0, 4.0, "Good morning, let's start with the roadmap review.", "S0"),
-    (4.0, 9.5, "The mobile release slipped by two weeks because of testing.", "S1"),
-    (9.5, 15.0, "Then pricing: the customer said the enterprise price is too high.", "S0"),
-    (15.0, 21.0, "We agreed to offer a twenty percent discount for annual plans.", "S1"),
-    (21.0, 26.0, "Dana will send the new price sheet by Friday.", "S0"),
-]
-NAMES = {"S0": "Ana", "S1": "Ben"}
 
 
 @pytest.fixture
@@ -60,24 +49,9 @@ def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[ChatCompletionsServer]:
         yield server
 
 
-def use_server(
-    app: Flask, ws_id: uuid.UUID, server: ChatCompletionsServer, key: str = "sk-workspace"
-) -> None:
-    with database(app, ws_id) as s:
-        s.add(
-            AiSettings(
-                provider="openai",
-                model=DEFAULT_MODEL,
-                base_url=server.url,
-                api_key_sealed=sealed.seal(SECRET, KEY_PURPOSE, key) if key else None,
-            )
-        )
-        s.commit()
-
-
 def meeting(app: Flask, ws_id: uuid.UUID, title: str = "Roadmap", **fields) -> uuid.UUID:  # type: ignore[no-untyped-def]
     return make_transcript(
-        app, ws_id, title, segments=MEETING, speakers=NAMES, duration=26.0, **fields
+        app, ws_id, title, segments=MEETING, speakers=NAMES, duration=48.0, **fields
     )
 
 
@@ -110,13 +84,13 @@ def test_openai_summary_is_stored_with_model_prompt_revision_and_usage(app, owne
     assert row.prompt == templates.BUILTIN["action_items"].instructions
     assert row.calls == 1 and len(llm.chat_requests) == 1
     assert row.citations and all(c["valid"] for c in row.citations)
-    assert {c["start"] for c in row.citations} <= {s for s, _e, _t, _sp in MEETING}
+    assert {c["start"] for c in row.citations} <= STARTS
     # The transcript went as data: fenced by a marker the text cannot forge.
     sent = llm.chat_requests[0].messages
     nonce = re.search(r"<<<DATA ([0-9a-f]{16})>>>", sent[0]["content"]).group(1)
     body = sent[-1]["content"]
     inside = body.split(f"<<<DATA {nonce}>>>")[1].split(f"<<<END DATA {nonce}>>>")[0]
-    assert "[00:21] Ana: Dana will send the new price sheet by Friday." in inside
+    assert "[00:25] Ana: Ben will update the pricing page and the checkout by Friday." in inside
     with database(app, ws_id) as s:
         used = s.execute(select(AiUsage.feature, AiUsage.calls, AiUsage.prompt_tokens)).one()
     assert (
@@ -248,20 +222,20 @@ def test_chat_streams_its_answer_then_stores_it(app, owner, llm, run_jobs):
     use_server(app, ws_id, llm)
     tid = meeting(app, ws_id)
     llm.script(
-        Reply.say("The discount is twenty percent [00:15], sent by Friday [00:21].", chunks=6)
+        Reply.say("It moves to forty nine dollars [00:18], the page by Friday [00:25].", chunks=6)
     )
     with database(app, ws_id):
-        asked = service.ask(user_id, "What discount was agreed?", transcript_id=tid)
+        asked = service.ask(user_id, "What price was agreed?", transcript_id=tid)
     run_jobs("ai")
     with database(app, ws_id):
         events = list(service.stream(asked.answer.id, user_id))
     deltas = [e.data for e in events if e.kind == "delta"]
-    assert "".join(deltas) == "The discount is twenty percent [00:15], sent by Friday [00:21]."
+    assert "".join(deltas) == "It moves to forty nine dollars [00:18], the page by Friday [00:25]."
     assert events[-1].kind == "done"
     answer = answer_of(app, ws_id, asked.answer.id)
     assert answer.content == "".join(deltas) and [c["start"] for c in answer.citations] == [
-        15.0,
-        21.0,
+        18.5,
+        25.0,
     ]
     # The next question carries the conversation so far.
     with database(app, ws_id):

@@ -18,27 +18,14 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
 from app import ROOT
-from app.ai.config import KEY_PURPOSE
-from app.ai.models import AiSettings
-from app.security import sealed
+from tests.ai.support import MEETING, STARTS, use_server
 from tests.browser.conftest import Watched, watch
-from tests.conftest import SECRET
 from tests.fakes.chat_completions_server import DEFAULT_MODEL, ChatCompletionsServer
-from tests.integration.test_workspaces import database
 from tests.transcripts import Team, make_transcript
 
 pytestmark = pytest.mark.browser
 
-SEGMENTS = [
-    (0.0, 6.0, "Good morning, today we settle the pricing of the Pro plan.", "S0"),
-    (6.0, 12.5, "Customers say the Pro plan is too cheap for what it does.", "S1"),
-    (12.5, 19.0, "We agreed the Pro plan moves to forty nine dollars in March.", "S0"),
-    (19.0, 25.5, "Ben will update the pricing page and the checkout by Friday.", "S0"),
-    (25.5, 32.0, "I will send the new price sheet to the sales team tomorrow.", "S1"),
-    (32.0, 38.0, "The old annual plan is still an open question for finance.", "S0"),
-]
-STARTS = {start for start, _end, _text, _speaker in SEGMENTS}
-DURATION = 40.0
+DURATION = 50.0
 MEDIA = "document.querySelector('#player audio')"
 
 
@@ -76,7 +63,7 @@ def _meeting(app: Flask, team: Team) -> uuid.UUID:
         app,
         team.workspace.id,
         "Pricing meeting",
-        segments=SEGMENTS,
+        segments=MEETING,
         speakers={"S0": "Ana", "S1": "Ben"},
         duration=DURATION,
         language="en",
@@ -169,23 +156,10 @@ def llm() -> Iterator[ChatCompletionsServer]:
         yield server
 
 
-def _use(app: Flask, team: Team, server: ChatCompletionsServer) -> None:
-    with database(app, team.workspace.id) as s:
-        s.add(
-            AiSettings(
-                provider="openai",
-                model=DEFAULT_MODEL,
-                base_url=server.url,
-                api_key_sealed=sealed.seal(SECRET, KEY_PURPOSE, "sk-browser"),
-            )
-        )
-        s.commit()
-
-
 def test_an_answer_shows_its_text_while_it_is_written(
     app: Flask, team: Team, person: Watched, tone: Path, llm: ChatCompletionsServer
 ) -> None:
-    _use(app, team, llm)
+    use_server(app, team.workspace.id, llm, key="sk-browser")
     tid = _meeting(app, team)
     page = person.page
     page.on("dialog", lambda dialog: dialog.accept())

@@ -19,24 +19,12 @@ from app.ai.models import AiMessage, AiSettings, AiSummary, AiTemplate, AiUsage
 from app.ai.service import PRIVATE_REFUSAL
 from app.extensions import db
 from app.search import indexer
+from tests.ai.support import MEETING, NAMES, STARTS
 from tests.integration.test_workspaces import add_member, database
 from tests.transcripts import Team, make_transcript
 from tests.web import Web, make_user
 
 HTMX = {"HX-Request": "true"}
-# A product meeting: decisions, an owner with a deadline, a question left open.
-MEETING = [
-    (0.0, 5.5, "Good morning everyone, today we settle the pricing of the Pro plan.", "S0"),
-    (5.5, 12.0, "Customers keep telling us the Pro plan is too cheap for what it does.", "S1"),
-    (12.0, 18.5, "The survey says most would pay forty nine dollars a month.", "S1"),
-    (18.5, 25.0, "Then we agreed: the Pro plan moves to forty nine dollars in March.", "S0"),
-    (25.0, 31.0, "Ben will update the pricing page and the checkout by Friday.", "S0"),
-    (31.0, 37.5, "I will send the new price sheet to the sales team tomorrow.", "S1"),
-    (37.5, 44.0, "What happens to customers on the old annual plan is still open.", "S0"),
-    (44.0, 48.0, "Thanks everyone, see you next Monday.", "S0"),
-]
-STARTS = {start for start, _end, _text, _speaker in MEETING}
-NAMES = {"S0": "Ana", "S1": "Ben"}
 _CITE = re.compile(
     r'<a class="cite" href="([^"]*)" data-seek="([0-9.]+)">\[(?:T\d+ )?[0-9:]+\]</a>'
 )

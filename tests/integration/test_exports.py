@@ -451,14 +451,15 @@ def test_export_formats_api_lists_each_format_and_its_options(api) -> None:
     body = resp.get_json()
     assert [f["name"] for f in body["formats"]] == list(FORMATS)
     by_name = {f["name"]: f for f in body["formats"]}
-    assert by_name["txt"]["options"] == ["paragraphs", "speakers", "timestamps"]
+    assert by_name["txt"]["options"] == ["paragraphs", "speakers", "summaries", "timestamps"]
     assert by_name["srt"]["options"] == ["speakers"]
-    assert by_name["json"]["options"] == []
+    assert by_name["json"]["options"] == ["summaries"]
     assert by_name["pdf"]["media_type"] == "application/pdf"
     assert {o["name"]: o["default"] for o in body["options"]} == {
         "timestamps": True,
         "speakers": True,
         "paragraphs": False,
+        "summaries": False,
     }
 
 

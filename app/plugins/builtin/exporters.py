@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from app.transcripts.exports.options import ExportOptions
 
 PACKAGE = "app.transcripts.exports"
-READING = frozenset({"timestamps", "speakers", "paragraphs"})
+READING = frozenset({"timestamps", "speakers", "paragraphs", "summaries"})
 SUBTITLES = frozenset({"speakers"})
 
 
@@ -68,6 +68,7 @@ EXPORTERS = (
         "JSON",
         "application/json",
         _lazy("json_format", "render_json"),
+        options=frozenset({"summaries"}),
         description="Everything, with word timings, in a versioned structure for programs.",
     ),
     Exporter(

@@ -2,7 +2,8 @@
 
 Text is cleaned once here, so no format has to: whitespace runs (newlines included) become
 one space, and characters no document format can carry (control characters, lone
-surrogates, XML's forbidden code points) are dropped.
+surrogates, XML's forbidden code points) are dropped. AI summaries are markdown, so they
+keep their lines (clean_lines).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -31,6 +32,21 @@ def clean(text: str | None) -> str:
         # other than single ASCII spaces (only the ends are left to strip).
         return text.strip(" ")
     return _UNFIT.sub("", " ".join(str(text).split()))
+
+
+def clean_lines(text: str | None) -> str:
+    """Text of several lines (markdown) fit for every format: each line cleaned as by
+    clean() but for its indentation, which nests markdown lists; no more than one blank
+    line in a row, none at the ends."""
+    lines: list[str] = []
+    for raw in (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = _UNFIT.sub("", raw.replace("\t", "    ").rstrip())
+        body = line.lstrip(" ")
+        if body:
+            lines.append(line[: len(line) - len(body)] + clean(body))
+        elif lines and lines[-1]:
+            lines.append("")
+    return "\n".join(lines).strip("\n")
 
 
 def is_rtl(text: str) -> bool:
@@ -66,6 +82,21 @@ class Speaker:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """An AI summary exported with the transcript (the `summaries` option)."""
+
+    template: str  # "overview", or "custom:<id>" for a workspace's own template
+    title: str
+    text: str  # markdown, as the model (or the extractive provider) wrote it
+    made_by: str  # "Extractive (no language model)", "OpenAI-compatible · gpt-4o-mini"
+    provider: str
+    model: str
+    revision: int  # the transcript revision it read
+    stale: bool  # the transcript changed since
+    finished_at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class ExportDocument:
     id: str
@@ -78,6 +109,7 @@ class ExportDocument:
     engine: str = ""
     model: str = ""
     revision: int = 1
+    summaries: tuple[Summary, ...] = ()
     _names: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -99,6 +131,7 @@ class ExportDocument:
     def characters(self) -> frozenset[str]:
         """Every character the document shows (fonts are chosen from these)."""
         parts = [self.title, *self._names.values(), *(s.text for s in self.segments)]
+        parts += (f"{s.title}{s.made_by}{s.text}" for s in self.summaries)
         return frozenset("".join(parts))
 
 
@@ -162,6 +195,7 @@ def build(
     engine: str = "",
     model: str = "",
     revision: int = 1,
+    summaries: Iterable[Summary] = (),
 ) -> ExportDocument:
     """A document from stored rows: segments as (start, end, text, speaker, words)."""
     built = []
@@ -181,4 +215,8 @@ def build(
         engine=engine,
         model=model,
         revision=revision,
+        summaries=tuple(
+            replace(s, title=clean(s.title), text=clean_lines(s.text), made_by=clean(s.made_by))
+            for s in summaries
+        ),
     )

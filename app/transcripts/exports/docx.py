@@ -7,6 +7,9 @@ of the Normal style, and right-to-left paragraphs and runs for Arabic, Hebrew an
 
 The blocks are written as WordprocessingML directly and parsed once: python-docx's
 paragraph API takes over a second for a three-hour transcript.
+
+With the summaries option, the AI summaries come first under a heading of their own, each
+under its title, its markdown laid out as plain paragraphs and list items (text.py).
 """
 
 from __future__ import annotations
@@ -24,13 +27,21 @@ from docx.text.paragraph import Paragraph
 
 from app.transcripts.exports.document import RTL_LANGUAGES, ExportDocument, is_rtl
 from app.transcripts.exports.options import ExportOptions
-from app.transcripts.exports.text import blocks, clock
+from app.transcripts.exports.text import (
+    SUMMARIES_HEADING,
+    TRANSCRIPT_HEADING,
+    about_summary,
+    blocks,
+    clock,
+    summary_lines,
+)
 
 GREY = "666666"
 LATIN_FONT = "Calibri"
 COMPLEX_FONT = "Arial"  # has Arabic and Hebrew on Windows and macOS
 EAST_ASIAN_FONTS = {"zh": "Microsoft YaHei", "ja": "Yu Gothic", "ko": "Malgun Gothic"}
 EAST_ASIAN_DEFAULT = "SimSun"
+INDENT = 360  # twentieths of a point (a quarter inch) per level of a nested list
 
 
 def _base(language: str | None) -> str:
@@ -57,6 +68,16 @@ def _style(document: DocxDocument, language: str | None) -> None:
         if base in RTL_LANGUAGES:
             lang.set(qn("w:bidi"), language or base)
         rpr.append(lang)
+
+
+def _script_fonts_from_normal(document: DocxDocument, *names: str) -> None:
+    """Headings take their East Asian and complex-script fonts from Normal (set above for
+    the document's language) instead of the theme's, which has none for most scripts."""
+    for name in names:
+        fonts = document.styles[name].element.get_or_add_rPr().find(qn("w:rFonts"))
+        if fonts is not None:
+            for attribute in ("w:eastAsiaTheme", "w:cstheme"):
+                fonts.attrib.pop(qn(attribute), None)
 
 
 def _right_to_left(paragraph: Paragraph) -> None:
@@ -93,6 +114,31 @@ def _blocks_xml(doc: ExportDocument, options: ExportOptions) -> Iterator[str]:
         yield f"<w:p>{ppr}{_run(block.text, rtl=rtl)}</w:p>"
 
 
+def _paragraph_xml(
+    text: str, *, style: str = "", bold: bool = False, small_grey: bool = False, level: int = 0
+) -> str:
+    rtl = is_rtl(text)
+    # w:pPr children in schema order: pStyle, keepNext, bidi, spacing, ind.
+    ppr = f'<w:pStyle w:val="{style}"/>' if style else ""
+    ppr += "<w:keepNext/>" if bold or small_grey else ""
+    ppr += "<w:bidi/>" if rtl else ""
+    ppr += '<w:spacing w:after="60"/>' if level or bold or small_grey else ""
+    ppr += f'<w:ind w:left="{INDENT * level}"/>' if level else ""
+    props = f"<w:pPr>{ppr}</w:pPr>" if ppr else ""
+    return f"<w:p>{props}{_run(text, bold=bold, small_grey=small_grey, rtl=rtl)}</w:p>"
+
+
+def _summaries_xml(doc: ExportDocument) -> Iterator[str]:
+    yield _paragraph_xml(SUMMARIES_HEADING, style="Heading1")
+    for summary in doc.summaries:
+        yield _paragraph_xml(summary.title, style="Heading2")
+        yield _paragraph_xml(about_summary(summary), small_grey=True)
+        for line in summary_lines(summary.text):
+            heading = line.kind == "heading"
+            yield _paragraph_xml(line.text, bold=heading, level=line.level)
+    yield _paragraph_xml(TRANSCRIPT_HEADING, style="Heading1")
+
+
 def render_docx(doc: ExportDocument, options: ExportOptions) -> bytes:
     document = Document()
     props = document.core_properties
@@ -113,7 +159,11 @@ def render_docx(doc: ExportDocument, options: ExportOptions) -> bytes:
     run.font.size = Pt(9)
     run.font.color.rgb = RGBColor.from_string(GREY)
 
-    fragment = parse_xml(f"<w:body {nsdecls('w')}>{''.join(_blocks_xml(doc, options))}</w:body>")
+    body = "".join(_blocks_xml(doc, options))
+    if options.summaries and doc.summaries:
+        _script_fonts_from_normal(document, "Heading 1", "Heading 2")
+        body = "".join(_summaries_xml(doc)) + body
+    fragment = parse_xml(f"<w:body {nsdecls('w')}>{body}</w:body>")
     end = document.element.body.sectPr  # the section properties stay last
     for paragraph in list(fragment):
         if end is not None:

@@ -10,12 +10,19 @@
       "segments": [{"start": 0.0, "end": 4.2, "speaker": "SPEAKER_00" | null,
                     "speaker_name": "Alice" | null, "text": "Hello there.",
                     "words": [{"text": "Hello", "start": 0.0, "end": 0.4,
-                               "probability": 0.98 | null}, …]}, …]
+                               "probability": 0.98 | null}, …]}, …],
+      "summaries": [{"template": "overview", "title": "Overview", "text": "markdown…",
+                     "provider": "openai", "model": "gpt-4o-mini", "revision": 3,
+                     "stale": false, "finished_at": "2025-01-31T12:05:00+00:00" | null}, …]
     }
 
 Times are seconds (3 decimals). `version` changes only when a field changes meaning or goes
-away; new fields may be added within a version. The export options do not apply: JSON
-always carries everything, for programs to pick from.
+away; new fields may be added within a version. The reading options (timestamps, speakers,
+paragraphs) do not apply: JSON always carries the whole transcript, for programs to pick
+from. `summaries` is there only with the summaries option: the newest completed AI summary
+of each template, its text as the model wrote it (markdown, [12:34] citations), `stale`
+when the transcript changed since (its `revision` is older). It was added within version 1:
+programs that do not know it are not affected.
 """
 
 from __future__ import annotations
@@ -30,8 +37,8 @@ FORMAT = "verbatim.transcript"
 VERSION = 1
 
 
-def as_data(doc: ExportDocument) -> dict[str, Any]:
-    return {
+def as_data(doc: ExportDocument, options: ExportOptions | None = None) -> dict[str, Any]:
+    data = {
         "format": FORMAT,
         "version": VERSION,
         "transcript": {
@@ -65,8 +72,23 @@ def as_data(doc: ExportDocument) -> dict[str, Any]:
             for s in doc.segments
         ],
     }
+    if options is not None and options.summaries:
+        data["summaries"] = [
+            {
+                "template": s.template,
+                "title": s.title,
+                "text": s.text,
+                "provider": s.provider,
+                "model": s.model,
+                "revision": s.revision,
+                "stale": s.stale,
+                "finished_at": s.finished_at.isoformat() if s.finished_at else None,
+            }
+            for s in doc.summaries
+        ]
+    return data
 
 
 def render_json(doc: ExportDocument, options: ExportOptions) -> bytes:
     # Compact: with indent, the json module falls back to its pure-Python encoder.
-    return json.dumps(as_data(doc), ensure_ascii=False, separators=(",", ":")).encode()
+    return json.dumps(as_data(doc, options), ensure_ascii=False, separators=(",", ":")).encode()

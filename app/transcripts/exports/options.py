@@ -15,6 +15,7 @@ LABELS = {
     "timestamps": "Timestamps",
     "speakers": "Speaker names",
     "paragraphs": "Paragraphs",
+    "summaries": "AI summaries",
 }
 
 
@@ -23,6 +24,7 @@ class ExportOptions:
     timestamps: bool = True  # a time at each segment or paragraph
     speakers: bool = True  # speaker names
     paragraphs: bool = False  # one speaker's consecutive segments merged into paragraphs
+    summaries: bool = False  # the latest completed AI summary of each template, first
 
 
 NAMES = tuple(f.name for f in fields(ExportOptions))

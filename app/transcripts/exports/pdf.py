@@ -10,6 +10,9 @@ line breaking re-measures (and with shaping, re-shapes) the whole line for every
 character it adds, which took 3 s for a three-hour English transcript and 36 s for an
 Arabic one. Widths come from the fonts' advance widths, or for shaped text from shaping
 each word once (HarfBuzz shapes runs between spaces independently).
+
+With the summaries option, the AI summaries come first under a heading of their own
+(laid out as in DOCX, text.py), then the transcript under its own.
 """
 
 from __future__ import annotations
@@ -22,13 +25,21 @@ from fpdf.enums import Align, XPos, YPos
 from app.transcripts.exports import fonts
 from app.transcripts.exports.document import ExportDocument, is_rtl
 from app.transcripts.exports.options import ExportOptions
-from app.transcripts.exports.text import blocks, clock
+from app.transcripts.exports.text import (
+    SUMMARIES_HEADING,
+    TRANSCRIPT_HEADING,
+    about_summary,
+    blocks,
+    clock,
+    summary_lines,
+)
 
 BODY_PT = 10.5
 HEAD_PT = 9
 LINE_MM = 5.4  # body lines; other sizes keep the same proportion (LEADING)
 LEADING = LINE_MM / BODY_PT
 GREY = (102, 102, 102)
+INDENT_MM = 5.0  # per level of a nested list
 SLACK = 0.98  # shaped widths are summed per word: a little room for kerning across spaces
 _WIDE = (
     "\u1100-\u11ff\u2e80-\ua4cf\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60"
@@ -174,8 +185,24 @@ class _Faces:
         return self._measures[key]
 
 
-def _paragraph(pdf: _Pdf, text: str, faces: _Faces, *, bold: bool, size: float) -> None:
-    """One paragraph, right-aligned and laid out right to left where it reads so."""
+def _paragraph(
+    pdf: _Pdf, text: str, faces: _Faces, *, bold: bool, size: float, indent: float = 0.0
+) -> None:
+    """One paragraph, right-aligned and laid out right to left where it reads so; indented
+    (mm) from the side it starts on."""
+    if indent:
+        left, right = pdf.l_margin, pdf.r_margin
+        if is_rtl(text):
+            pdf.set_right_margin(right + indent)
+        else:
+            pdf.set_left_margin(left + indent)
+        try:
+            _paragraph(pdf, text, faces, bold=bold, size=size)
+        finally:
+            pdf.set_left_margin(left)
+            pdf.set_right_margin(right)
+            pdf.set_x(left)
+        return
     shaped, rtl = fonts.needs_shaping(text), is_rtl(text)
     style = "B" if bold else ""
     family = faces.family(text, style)
@@ -195,6 +222,44 @@ def _paragraph(pdf: _Pdf, text: str, faces: _Faces, *, bold: bool, size: float) 
     pdf.set_font(faces.main, style="", size=BODY_PT)
 
 
+def _heading(pdf: _Pdf, text: str, faces: _Faces, size: float) -> None:
+    # Keep a heading with the first lines under it.
+    if pdf.will_page_break(3 * LINE_MM):
+        pdf.add_page()
+    pdf.ln(2)
+    _paragraph(pdf, text, faces, bold=True, size=size)
+    pdf.ln(1)
+
+
+def _summaries(pdf: _Pdf, doc: ExportDocument, faces: _Faces) -> None:
+    _heading(pdf, SUMMARIES_HEADING, faces, 14)
+    for summary in doc.summaries:
+        _heading(pdf, summary.title, faces, 12)
+        pdf.set_text_color(*GREY)
+        _paragraph(pdf, about_summary(summary), faces, bold=False, size=8.5)
+        pdf.set_text_color(0, 0, 0)
+        pdf.ln(1.5)
+        previous = ""
+        for line in summary_lines(summary.text):
+            if line.kind == "heading":
+                pdf.ln(1)
+                if pdf.will_page_break(2 * LINE_MM):
+                    pdf.add_page()
+            elif previous and (line.kind != "item" or previous != "item"):
+                pdf.ln(1.5)  # between paragraphs; a list's items stay together
+            _paragraph(
+                pdf,
+                line.text,
+                faces,
+                bold=line.kind == "heading",
+                size=BODY_PT,
+                indent=INDENT_MM * line.level,
+            )
+            previous = line.kind
+        pdf.ln(2)
+    _heading(pdf, TRANSCRIPT_HEADING, faces, 14)
+
+
 def render_pdf(doc: ExportDocument, options: ExportOptions) -> bytes:
     pdf, families = _setup(doc)
     faces = _Faces(pdf, [f.lower() for f in families])
@@ -209,6 +274,8 @@ def render_pdf(doc: ExportDocument, options: ExportOptions) -> bytes:
     _paragraph(pdf, " · ".join(about), faces, bold=False, size=8.5)
     pdf.set_text_color(0, 0, 0)
     pdf.ln(4)
+    if options.summaries and doc.summaries:
+        _summaries(pdf, doc, faces)
     for block in blocks(doc, options):
         head = block.speaker or ""
         if options.timestamps:

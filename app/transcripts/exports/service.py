@@ -104,8 +104,35 @@ def _ready(t: Transcript) -> None:
     raise Conflict(f"“{t.title}” is {t.status}; it can be exported once it is completed.")
 
 
-def load(t: Transcript) -> documents.ExportDocument:
-    """The export document of a transcript of the current workspace."""
+def summaries(t: Transcript) -> list[documents.Summary]:
+    """The newest completed AI summary of each template, in the order templates are listed;
+    none for a Private (encrypted) transcript, whose text the AI never reads."""
+    if t.encrypted:
+        return []
+    # Imported here: the AI package imports the transcripts package.
+    from app.ai import config, service
+
+    rows = service.latest_summaries(t.id, completed=True)
+    classes = config.provider_classes() if rows else {}
+    return [
+        documents.Summary(
+            template=r.template_key,
+            title=r.template_title,
+            text=r.content,
+            made_by=config.made_by(r.provider, r.model, classes),
+            provider=r.provider,
+            model=r.model,
+            revision=r.revision,
+            stale=r.revision != t.revision,
+            finished_at=r.finished_at,
+        )
+        for r in rows
+    ]
+
+
+def load(t: Transcript, options: ExportOptions | None = None) -> documents.ExportDocument:
+    """The export document of a transcript of the current workspace, with its AI summaries
+    where the options ask for them."""
     _ready(t)
     # Plain columns, not ORM objects: a three-hour transcript is 2,000 rows.
     rows = db.session.execute(
@@ -131,6 +158,7 @@ def load(t: Transcript) -> documents.ExportDocument:
         engine=t.engine,
         model=t.model,
         revision=t.revision,
+        summaries=summaries(t) if options is not None and options.summaries else (),
     )
 
 
@@ -167,7 +195,7 @@ def export_one(
     chosen = exporter(fmt)
     opts = parse_options(options)
     t = services.get(transcript_id)
-    body = _render(chosen, load(t), opts)
+    body = _render(chosen, load(t, opts), opts)
     return Exported(f"{safe_stem(t.title)}.{chosen.ext}", chosen.media_type, body)
 
 
@@ -257,7 +285,7 @@ def _zip_chunks(
                     t = db.session.scalar(select(Transcript).where(Transcript.id == transcript_id))
                     if t is None:
                         raise NotFound("It was deleted.")
-                    body = _render(chosen, load(t), options)
+                    body = _render(chosen, load(t, options), options)
                 except ServiceError as e:
                     db.session.rollback()
                     problems.append(f"{name}: {e.message}")
