@@ -12,6 +12,9 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from app.auth.models import User
+from app.extensions import db
+from app.search import indexer
+from app.search.indexer import DrainReport
 from app.tenants.models import Workspace
 from app.transcripts.models import Status, Transcript, TranscriptSegment, TranscriptSpeaker
 from tests.integration.test_api import new_key
@@ -47,6 +50,15 @@ def make_team(app: Flask, web: Web, name: str = "Pages Team") -> Team:
     user = make_user(app, name="Paula Pages")
     web.login(user)
     return Team(web, create_team(web, name), user)
+
+
+def drain_index(app: Flask) -> DrainReport:
+    """What the index worker does after a commit: drain the search outbox into the backend."""
+    with app.app_context():
+        try:
+            return indexer.drain()
+        finally:
+            db.session.remove()
 
 
 def make_transcript(

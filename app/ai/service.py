@@ -23,6 +23,7 @@ from app.ai.provider import (
     ProviderError,
     Source,
     SummaryTask,
+    Template,
     Turn,
     estimate_tokens,
 )
@@ -186,9 +187,13 @@ def run_summary(summary_id: uuid.UUID) -> str:
         provider, chosen = config.build()
         lines = sources.lines_of(t)
         task = SummaryTask(
-            template=templates.resolve(row.template_key)
-            if not row.template_key.startswith(templates.CUSTOM_PREFIX)
-            else _stored_template(row),
+            # The prompt as it was asked for, even if the template was edited since.
+            template=Template(
+                row.template_key,
+                row.template_title,
+                row.prompt,
+                builtin=row.template_key in templates.BUILTIN,
+            ),
             title=t.title,
             language=t.language,
             duration=t.duration_seconds,
@@ -212,13 +217,6 @@ def run_summary(summary_id: uuid.UUID) -> str:
     usage.record("summary", chosen.name, row.model, result.usage, row.created_by_id)
     db.session.commit()
     return f"completed: {result.usage.calls} calls"
-
-
-def _stored_template(row: AiSummary):  # type: ignore[no-untyped-def]
-    # The prompt as it was asked for, even if the template was edited or deleted since.
-    from app.ai.provider import Template
-
-    return Template(row.template_key, row.template_title, row.prompt, builtin=False)
 
 
 def _finish(

@@ -20,7 +20,7 @@ from app.ai.citations import label
 from app.ai.provider import Line, Source, estimate_tokens
 from app.db import as_utc, utcnow
 from app.extensions import db
-from app.transcripts.models import Status, Transcript, TranscriptSegment
+from app.transcripts.models import Transcript, TranscriptSegment
 from app.transcripts.services import speaker_names
 
 # Chunks a question across a workspace reads, at most, and sources it cites.
@@ -124,12 +124,10 @@ def for_workspace(
         return WorkspaceContext([], [], applied)
     engine = backend()
     rankings, raw = [], {}
-    searches = (
-        [search_query.parse_terms(" ".join(words))] + [search_query.parse_terms(w) for w in words]
-        if len(words) > 1
-        else [search_query.parse_terms(words[0])]
-    )
-    for terms in searches:
+    # All the words together, then each alone (the lists are fused below): a chunk that
+    # has only some of them still counts.
+    phrases = [" ".join(words), *words] if len(words) > 1 else words
+    for terms in map(search_query.parse_terms, phrases):
         q = _with_terms(base, terms)
         page = engine.search(q)
         rankings.append([(h.transcript_id, h.chunk) for h in page.hits])
@@ -157,17 +155,10 @@ def _with_terms(base, terms):  # type: ignore[no-untyped-def]
 def _read_back(
     hits: Sequence, question: str, applied: dict, budget: int | None
 ) -> WorkspaceContext:  # type: ignore[type-arg]
+    from app.search.service import readable
+
     ids = list(dict.fromkeys(h.transcript_id for h in hits))
-    found = {
-        t.id: t
-        for t in db.session.scalars(
-            select(Transcript).where(
-                Transcript.id.in_(ids),
-                Transcript.status == Status.COMPLETED,
-                Transcript.encrypted.is_(False),
-            )
-        )
-    }
+    found = readable(ids)  # the scoped reload every search hit gets
     order = [i for i in ids if i in found][:MAX_SOURCES]
     keys = {tid: f"T{n}" for n, tid in enumerate(order, 1)}
     wanted: dict[uuid.UUID, set[float]] = {tid: set() for tid in order}

@@ -8,7 +8,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -101,20 +101,27 @@ def run(query: SearchQuery) -> SearchPage:
     return SearchPage(query, hits, raw.total, engine.name, took, raw.capped)
 
 
-def _reload(raw_hits: list[RawHit]) -> list[Hit]:
-    ids = {h.transcript_id for h in raw_hits}
-    if not ids:
-        return []
-    found = {
+def readable(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Transcript]:
+    """Which of these transcripts a hit may show, read through the workspace-scoped ORM:
+    the current workspace's completed ones that are not Private. An index that is behind,
+    or wrong, proposes ids; this decides."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {
         t.id: t
         for t in db.session.scalars(
             select(Transcript).where(
-                Transcript.id.in_(ids),
+                Transcript.id.in_(wanted),
                 Transcript.status == Status.COMPLETED,
                 Transcript.encrypted.is_(False),
             )
         )
     }
+
+
+def _reload(raw_hits: list[RawHit]) -> list[Hit]:
+    found = readable(h.transcript_id for h in raw_hits)
     hits: list[Hit] = []
     for raw in raw_hits:
         t = found.get(raw.transcript_id)

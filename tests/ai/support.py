@@ -8,7 +8,7 @@ import uuid
 from flask import Flask
 
 from app.ai.config import KEY_PURPOSE
-from app.ai.models import AiSettings
+from app.ai.models import AiSettings, AiUsage
 from app.security import sealed
 from tests.conftest import SECRET
 from tests.fakes.chat_completions_server import DEFAULT_MODEL, ChatCompletionsServer
@@ -40,6 +40,30 @@ def use_server(
                 model=DEFAULT_MODEL,
                 base_url=server.url,
                 api_key_sealed=sealed.seal(SECRET, KEY_PURPOSE, key) if key else None,
+            )
+        )
+        s.commit()
+
+
+def spend(
+    app: Flask,
+    workspace_id: uuid.UUID,
+    prompt_tokens: int,
+    completion_tokens: int = 0,
+    *,
+    model: str = "m",
+    provider: str = "openai",
+) -> None:
+    """Tokens the workspace already used this month (one recorded run)."""
+    with database(app, workspace_id) as s:
+        s.add(
+            AiUsage(
+                feature="summary",
+                provider=provider,
+                model=model,
+                calls=3,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
             )
         )
         s.commit()

@@ -23,7 +23,7 @@ from app.tenants.context import workspace_scope
 from app.tenants.models import Workspace
 from app.tenants.services import create_workspace
 from app.transcripts.models import Status, Transcript
-from tests.ai.support import MEETING, NAMES, STARTS, use_server
+from tests.ai.support import MEETING, NAMES, STARTS, spend, use_server
 from tests.fakes.chat_completions_server import DEFAULT_MODEL, ChatCompletionsServer, Reply
 from tests.integration.test_pipeline import _worker as gpu_worker
 from tests.integration.test_workspaces import database
@@ -285,17 +285,7 @@ def test_the_monthly_token_allowance_stops_language_models_only(app, owner, llm)
     tid = meeting(app, ws_id)
     with database(app, ws_id) as s:
         assert s.get(Workspace, ws_id).plan in ("free", "")
-        s.add(
-            AiUsage(
-                feature="summary",
-                provider="openai",
-                model="m",
-                calls=1,
-                prompt_tokens=199_000,
-                completion_tokens=1_000,
-            )
-        )
-        s.commit()
+    spend(app, ws_id, 199_000, 1_000)
     with database(app, ws_id):  # the extractive default costs nothing: still allowed
         assert service.request_summary(tid, "overview", user_id).status == RunStatus.QUEUED
     use_server(app, ws_id, llm)

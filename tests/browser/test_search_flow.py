@@ -14,11 +14,9 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
-from app.extensions import db
-from app.search import indexer
 from tests.browser.conftest import Watched, _QuietHandler, watch
 from tests.fakes.meilisearch_server import silent_search_app as silent_app
-from tests.transcripts import Team, make_team, make_transcript
+from tests.transcripts import Team, drain_index, make_team, make_transcript
 from tests.web import Web
 
 pytestmark = pytest.mark.browser
@@ -63,11 +61,7 @@ def _harbour(app: Flask, team: Team) -> uuid.UUID:
         segments=segments,
         speakers={"SPEAKER_00": "Ana", "SPEAKER_01": "Ben"},
     )
-    with app.app_context():
-        try:
-            indexer.drain()
-        finally:
-            db.session.remove()
+    drain_index(app)
     return tid
 
 

@@ -15,13 +15,11 @@ from flask import Flask
 from redis import Redis
 from sqlalchemy import func, select, update
 
-from app.ai.models import AiMessage, AiSettings, AiSummary, AiTemplate, AiUsage
+from app.ai.models import AiMessage, AiSettings, AiSummary, AiTemplate
 from app.ai.service import PRIVATE_REFUSAL
-from app.extensions import db
-from app.search import indexer
-from tests.ai.support import MEETING, NAMES, STARTS
+from tests.ai.support import MEETING, NAMES, STARTS, spend
 from tests.integration.test_workspaces import add_member, database
-from tests.transcripts import Team, make_transcript
+from tests.transcripts import Team, drain_index, make_transcript
 from tests.web import Web, make_user
 
 HTMX = {"HX-Request": "true"}
@@ -315,17 +313,8 @@ def test_a_spent_allowance_is_said_where_the_person_asked(app, team, redis_conn)
     tid = meeting(team)
     with database(app, team.workspace.id) as s:
         s.add(AiSettings(provider="openai", model="house-model"))
-        s.add(
-            AiUsage(
-                feature="summary",
-                provider="openai",
-                model="house-model",
-                calls=3,
-                prompt_tokens=150_000,
-                completion_tokens=50_000,
-            )
-        )
         s.commit()
+    spend(app, team.workspace.id, 150_000, 50_000, model="house-model")
     assert "house-model" in panel(team, tid)  # a language model: named with its model
     for path, data, part in (
         ("summaries", {"template": "overview"}, 'id="ai-summaries"'),
@@ -402,11 +391,7 @@ def test_viewers_read_summaries_but_cannot_generate_or_ask(app, team, run_jobs, 
 
 def test_a_question_across_the_workspace_cites_transcripts_by_link(app, team, run_jobs):
     tid = meeting(team)
-    with app.app_context():
-        try:
-            indexer.drain()
-        finally:
-            db.session.remove()
+    drain_index(app)
     page = team.page("/ask")
     assert "Ask across Pages Team" in page
     assert "Extractive (no language model)" in page

@@ -23,17 +23,16 @@ from sqlalchemy import select, update
 
 from app.ai import service
 from app.ai.citations import label
-from app.ai.models import AiMessage, AiSettings, AiSummary, AiUsage
+from app.ai.models import AiMessage, AiSettings, AiSummary
 from app.ai.templates import BUILTIN
 from app.auth.models import ApiKey
 from app.billing import entitlements
 from app.db import utcnow
-from app.extensions import db
-from app.search import indexer
 from app.transcripts.models import TranscriptSegment
 from tests.ai.meeting import MEETING
+from tests.ai.support import spend
 from tests.integration.test_workspaces import database
-from tests.transcripts import ApiCaller, Team, api_caller, make_team, make_transcript
+from tests.transcripts import ApiCaller, Team, api_caller, drain_index, make_team, make_transcript
 from tests.web import Web
 
 BASE = "http://localhost"
@@ -110,15 +109,6 @@ def ai_jobs(redis_conn: Redis, workspace_id: uuid.UUID) -> list[str]:
 
 def rows(team: Team) -> tuple[int, int]:
     return team.count(AiSummary), team.count(AiMessage)
-
-
-def index(app: Flask) -> None:
-    """What the index worker does after a commit: drain the outbox into the backend."""
-    with app.app_context():
-        try:
-            indexer.drain()
-        finally:
-            db.session.remove()
 
 
 def spec_of(web: Web) -> dict[str, Any]:
@@ -459,7 +449,7 @@ def test_a_question_across_the_workspace_cites_only_its_own_transcripts(
     other = make_team(app, web2, "Other Harbour")
     mine = _harbour(team, "Harbour committee", 4.0)
     theirs = _harbour(other, "Their harbour committee", 30.0)
-    index(app)
+    drain_index(app)
     call, other_call = api_caller(team), api_caller(other)
     question = "When does the lighthouse keeper retire?"
 
@@ -497,7 +487,7 @@ def test_filters_narrow_a_question_and_are_kept_with_it(
 ) -> None:
     call = api_caller(team)
     _harbour(team, "Harbour committee", 4.0)
-    index(app)
+    drain_index(app)
     done = _answer(call, run_jobs, "When does the lighthouse keeper retire?", language="fr")
     assert done["citations"] == []
     assert "None of the recordings searched" in done["content"]
@@ -591,18 +581,9 @@ def test_unknown_and_unfinished_transcripts(team: Team) -> None:
 def _use_a_language_model(team: Team, provider: str, tokens: int = 0) -> None:
     with database(team.web.app, team.workspace.id) as s:
         s.add(AiSettings(provider=provider, model="gpt-test"))
-        if tokens:
-            s.add(
-                AiUsage(
-                    feature="summary",
-                    provider=provider,
-                    model="gpt-test",
-                    calls=3,
-                    prompt_tokens=tokens,
-                    completion_tokens=0,
-                )
-            )
         s.commit()
+    if tokens:
+        spend(team.web.app, team.workspace.id, tokens, model="gpt-test", provider=provider)
 
 
 def test_a_spent_allowance_is_429_and_nothing_is_stored(team: Team, redis_conn: Redis) -> None:

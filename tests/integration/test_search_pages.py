@@ -18,15 +18,13 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from sqlalchemy import func, select
 
-from app.extensions import db
-from app.search import indexer
 from app.search.models import SearchOutbox
 from app.search.query import MAX_PAGE, MAX_QUERY_CHARS
 from app.transcripts.models import Folder, Transcript
 from tests.fakes.meilisearch_server import silent_search_app as silent_app
 from tests.integration.test_api import new_key
 from tests.integration.test_workspaces import add_member, database
-from tests.transcripts import ApiCaller, Team, api_caller, make_team, make_transcript
+from tests.transcripts import ApiCaller, Team, api_caller, drain_index, make_team, make_transcript
 from tests.web import Web, make_user
 
 _IDS = re.compile(r'<li class="hit" data-transcript-id="([0-9a-f-]{36})"')
@@ -34,15 +32,6 @@ HTMX = {"HX-Request": "true"}
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def index(app: Flask) -> None:
-    """What the index worker does after a commit: drain the outbox into the backend."""
-    with app.app_context():
-        try:
-            indexer.drain()
-        finally:
-            db.session.remove()
 
 
 def harbour(team: Team, title: str = "Harbour interview", **fields: Any) -> uuid.UUID:
@@ -110,7 +99,7 @@ def snapshot(app: Flask) -> tuple[int, int]:
 def test_a_hit_is_highlighted_with_speaker_and_time_and_links_to_that_moment(team: Team) -> None:
     tid = harbour(team)
     said(team, "Unrelated", "Nothing about the sea here.")
-    index(team.web.app)
+    drain_index(team.web.app)
 
     page = team.page("/search", query_string={"q": "lighthouse"})
     assert 'id="search-q"' in page and 'value="lighthouse"' in page  # the box keeps the words
@@ -149,7 +138,7 @@ def test_a_hit_is_highlighted_with_speaker_and_time_and_links_to_that_moment(tea
 
 def test_words_that_mean_markup_are_shown_as_text(team: Team) -> None:
     said(team, "<b>Bold</b> & co", "We wrote <script>alert(1)</script> on the board today.")
-    index(team.web.app)
+    drain_index(team.web.app)
     partial = results(team, q="board")
     assert "<script>alert" not in partial and "<b>Bold" not in partial
     assert "We wrote &lt;script&gt;alert(1)&lt;/script&gt; on the <mark>board</mark>" in partial
@@ -161,7 +150,7 @@ def test_words_that_mean_markup_are_shown_as_text(team: Team) -> None:
 
 def test_an_empty_search_gives_a_hint_and_no_hits(team: Team) -> None:
     harbour(team)
-    index(team.web.app)
+    drain_index(team.web.app)
     page = team.page("/search")
     assert "Type to search the words of every transcript" in page
     assert 'class="hit"' not in page
@@ -173,7 +162,7 @@ def test_an_empty_search_gives_a_hint_and_no_hits(team: Team) -> None:
 
 def test_no_results_says_so_and_offers_to_drop_the_filters(team: Team) -> None:
     harbour(team)
-    index(team.web.app)
+    drain_index(team.web.app)
     plain = results(team, q="submarine")
     assert "No results for “submarine”" in plain
     assert "search without filters" not in plain
@@ -229,7 +218,7 @@ def test_each_filter_narrows_the_hits_on_the_page_and_in_the_api(team: Team) -> 
         uploader_id=other.id,
         folder_id=board,
     )
-    index(app)
+    drain_index(app)
     call = api_caller(team)
 
     cases: list[tuple[dict[str, str], set[uuid.UUID]]] = [
@@ -282,7 +271,7 @@ def test_sort_by_relevance_newest_and_oldest(team: Team) -> None:
     middle = said(
         team, "Middle", "A compass and a compass.", created_at=datetime(2025, 6, 1, tzinfo=UTC)
     )
-    index(team.web.app)
+    drain_index(team.web.app)
     call = api_caller(team)
     assert api_ids(call, q="compass", sort="newest") == [middle, weak, strong]
     assert api_ids(call, q="compass", sort="oldest") == [strong, weak, middle]
@@ -311,7 +300,7 @@ def test_pages_go_forward_and_back_and_past_the_end_is_empty_not_an_error(team: 
         ],
         speakers={"SPEAKER_00": "Ana", "SPEAKER_01": "Ben"},
     )
-    index(team.web.app)
+    drain_index(team.web.app)
     call = api_caller(team)
 
     first = api_search(call, q="lantern", per_page=10)
@@ -357,7 +346,7 @@ def test_a_ten_thousand_character_query_is_refused_clearly_and_changes_nothing(
     team: Team,
 ) -> None:
     harbour(team)
-    index(team.web.app)
+    drain_index(team.web.app)
     before = snapshot(team.web.app)
     huge = "boats " * 1666 + "abcd"
     assert len(huge) == 10_000
@@ -406,7 +395,7 @@ def test_quotes_and_operators_in_the_query_are_just_words(
     team: Team, query: str, finds: bool
 ) -> None:
     tid = harbour(team)
-    index(team.web.app)
+    drain_index(team.web.app)
     resp = team.web.get(team.url("/search"), query_string={"q": query}, headers=HTMX)
     assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
     found = [uuid.UUID(m) for m in _IDS.findall(resp.get_data(as_text=True))]
@@ -429,7 +418,7 @@ def test_filter_values_with_operators_never_reach_another_workspace(
         speakers={"SPEAKER_00": "Ana"},
         tags=["secret"],
     )
-    index(app)
+    drain_index(app)
     call = api_caller(team)
     sneaky = [
         "Ana' OR '1'='1",
@@ -469,7 +458,7 @@ def test_outsiders_and_other_workspaces_cannot_search_here(
     app: Flask, team: Team, web2: Web
 ) -> None:
     harbour(team)
-    index(app)
+    drain_index(app)
     missing = f"/w/missing-{uuid.uuid4().hex[:8]}/search"
     outsider = make_user(app, name="Out Sider")
     web2.login(outsider)
@@ -496,7 +485,7 @@ def test_outsiders_and_other_workspaces_cannot_search_here(
 
 def test_a_viewer_can_search(app: Flask, team: Team, web2: Web) -> None:
     tid = harbour(team)
-    index(app)
+    drain_index(app)
     viewer = make_user(app, name="Vera Viewer")
     add_member(app, team.workspace.id, viewer, "viewer")
     web2.login(viewer)
@@ -507,12 +496,12 @@ def test_a_viewer_can_search(app: Flask, team: Team, web2: Web) -> None:
 
 def test_a_deleted_transcript_leaves_the_results(team: Team) -> None:
     tid = harbour(team)
-    index(team.web.app)
+    drain_index(team.web.app)
     assert page_ids(team, q="lighthouse") == [tid]
     assert team.web.post(team.url(f"/transcripts/{tid}/delete")).status_code == 302
     # Gone at once (hits are reloaded through the database), before the index catches up.
     assert page_ids(team, q="lighthouse") == []
-    index(team.web.app)
+    drain_index(team.web.app)
     assert api_search(api_caller(team), q="lighthouse")["total"] == 0
 
 
@@ -542,7 +531,7 @@ def conforms(spec: dict[str, Any], path: str, status: str, instance: Any) -> Non
 
 def test_api_answers_match_the_openapi_description(team: Team) -> None:
     tid = harbour(team)
-    index(team.web.app)
+    drain_index(team.web.app)
     call = api_caller(team)
     spec = team.web.get("/api/v1/openapi.json").get_json()
     operation = spec["paths"]["/api/v1/search"]["get"]
@@ -651,7 +640,7 @@ def test_a_word_in_more_passages_than_are_counted_says_so(team: Team) -> None:
         for n in range(MAX_COUNTED + 5)
     ]
     make_transcript(team.web.app, team.workspace.id, "Long log", language="en", segments=segments)
-    index(team.web.app)
+    drain_index(team.web.app)
     call = api_caller(team)
     body = api_search(call, q="tide", per_page=100)
     assert (body["total"], body["capped"], body["pages"]) == (MAX_COUNTED, True, 20)

@@ -26,7 +26,7 @@ from app.tenants.models import Membership
 from app.tenants.services import create_workspace
 from app.transcripts import editing
 from app.transcripts.models import Folder, Transcript, TranscriptSegment
-from tests.transcripts import make_transcript
+from tests.transcripts import drain_index, make_transcript
 from tests.web import PASSWORD, unique_email
 
 Segments = list[tuple[float, float, str, str | None]]
@@ -151,11 +151,7 @@ class SearchApp:
             return backend().workspace_ids()
 
     def drain(self) -> indexer.DrainReport:
-        with self.app.app_context():
-            try:
-                return indexer.drain()
-            finally:
-                db.session.remove()
+        return drain_index(self.app)
 
     def search(self, space: Space | uuid.UUID, **args: str) -> service.SearchPage:
         """Search as a request of that workspace would (its id, never a parameter)."""
