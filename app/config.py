@@ -155,6 +155,17 @@ class Settings(BaseSettings):
         True, description="Let workspace admins point AI at their own server and key."
     )
 
+    # Private Transcript (client-side encryption)
+    private_kdf_iterations: int = Field(
+        1_000_000,
+        ge=600_000,
+        le=10_000_000,
+        description="PBKDF2-SHA256 iterations for new and changed passphrases (min 600,000).",
+    )
+    private_max_bytes: int = Field(
+        64 * 1024 * 1024, description="Largest encrypted transcript the browser may store."
+    )
+
     @field_validator("engine_temperatures")
     @classmethod
     def _temperatures_are_numbers(cls, value: str) -> str:

@@ -7,6 +7,7 @@ from app.billing.models import UsageRecord
 from app.ingest.models import StagedAudio, Upload
 from app.mail.models import OutboundEmail
 from app.plugins.models import EventDelivery, IntegrationEvent, PluginSetting
+from app.private.models import PrivateContent, PrivateKeyring
 from app.search.models import SearchOutbox
 from app.tenants.models import Invitation, Membership, Role, Workspace
 from app.transcripts.models import (
@@ -35,6 +36,8 @@ __all__ = [
     "OAuthIdentity",
     "OutboundEmail",
     "PluginSetting",
+    "PrivateContent",
+    "PrivateKeyring",
     "Role",
     "SearchOutbox",
     "ShareLink",

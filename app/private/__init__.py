@@ -1,0 +1,1 @@
+"""Private Transcript: keyrings, encrypted transcripts, and the refusals that guard them."""
