@@ -96,6 +96,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.auth.routes import bp as auth_bp
     from app.ingest.routes import bp as uploads_bp
     from app.plugins.routes import bp as plugins_bp
+    from app.private.account_routes import bp as private_account_bp
+    from app.private.transcript_routes import bp as private_transcripts_bp
     from app.search.routes import bp as search_bp
     from app.tenants.invitation_routes import bp as invitations_bp
     from app.tenants.routes import bp as workspace_bp
@@ -126,6 +128,8 @@ def _register_blueprints(app: Flask) -> None:
         organize_bp,
         search_bp,
         ai_bp,
+        private_account_bp,
+        private_transcripts_bp,
         uploads_bp,
     ):
         app.register_blueprint(bp)

@@ -70,6 +70,12 @@ class TranscriptOut(Schema):
     compare_group = fields.UUID(
         allow_none=True, metadata={"description": "Shared by two transcripts comparing models"}
     )
+    private = fields.Boolean(
+        metadata={
+            "description": "A Private Transcript: its text is encrypted for its owner, so "
+            "the server has none to give (read the ciphertext from /transcripts/{id}/private)"
+        }
+    )
     queue_position = fields.Integer(
         allow_none=True, metadata={"description": "0: next to start; only while queued"}
     )
@@ -105,6 +111,16 @@ class JobOptionsIn(Schema):
     max_speakers = fields.Integer(allow_none=True)
     compare_model = fields.String(
         allow_none=True, metadata={"description": "Also transcribe with this model, to compare"}
+    )
+    private = fields.Boolean(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "A Private Transcript: the finished text is sealed to the public "
+            "key of the person who made this API key, and only their browser can open it. "
+            "Needs Private Transcript turned on for them (else 422). Left out: their "
+            "default."
+        },
     )
 
 
@@ -198,4 +214,17 @@ class AppendOut(Schema):
     complete = fields.Boolean()
     transcripts = fields.List(
         fields.Nested(TranscriptOut), metadata={"description": "Queued when the last byte came"}
+    )
+
+
+# --- a Private Transcript's ciphertext ---------------------------------------------------------
+
+
+class PrivateStoredOut(Schema):
+    revision = fields.Integer(metadata={"description": "The revision now; the next If-Match"})
+
+
+class StaleOut(ProblemOut):
+    revision = fields.Integer(
+        metadata={"description": "The revision stored now (when the edit was stale)"}
     )

@@ -1,5 +1,5 @@
 """API: engines, and transcripts: start them (a link, or a whole file in one request), watch,
-read, change, cancel, retry, delete.
+read, change, cancel, retry, delete; a Private Transcript's ciphertext (GET/PUT .../private).
 
 Resumable uploads of large files are in app/api/uploads.py; the single-request file
 endpoint here goes through the same service, so the bytes take the same encrypted path.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, BinaryIO
 
-from flask import Response, jsonify, request
+from flask import Response, g, jsonify, request
 from flask_smorest.pagination import PaginationParameters
 from werkzeug.exceptions import ClientDisconnected
 
@@ -21,9 +21,11 @@ from app.api.transcript_schemas import (
     FileQuery,
     LinkIn,
     OffsetProblemOut,
+    PrivateStoredOut,
     ProblemOut,
     SpeakerNameIn,
     SpeakerOut,
+    StaleOut,
     TitleIn,
     TranscriptListQuery,
     TranscriptOut,
@@ -32,6 +34,8 @@ from app.api.transcript_schemas import (
 from app.errors import Conflict, ServiceError, refusal_status
 from app.extensions import db
 from app.ingest import uploads
+from app.private import contents
+from app.private import transcript_routes as private_routes
 from app.settings import settings
 from app.transcripts import engines, services
 from app.transcripts.models import Status, Transcript
@@ -73,6 +77,13 @@ def plain_problem(status: int, error: str, message: str) -> Response:
     resp = jsonify(error=error, message=message)
     resp.status_code = status
     return resp
+
+
+def key_maker() -> uuid.UUID | None:
+    """The person an API key acts for (who made it): the uploader of what it starts, and
+    so the owner of a Private Transcript it starts."""
+    key = g.get("api_key")
+    return key.created_by_id if key is not None else None
 
 
 def transcript_out(t: Transcript, *, fresh: bool = False) -> dict[str, Any]:
@@ -147,7 +158,11 @@ def create_from_link(body: dict[str, Any]) -> Any:
     try:
         options = engines.parse_options(engines.picked_options(body))
         created = services.start_from_url(
-            body["url"], options, title=body.get("title"), uploader_id=None
+            body["url"],
+            options,
+            title=body.get("title"),
+            uploader_id=key_maker(),
+            private=body.get("private"),
         )
     except ServiceError as e:
         return problem(e)
@@ -198,7 +213,8 @@ def create_from_file(args: dict[str, Any]) -> Any:
             size=length,
             options=engines.picked_options(args),
             title=args.get("title"),
-            user_id=None,
+            user_id=key_maker(),
+            private=args.get("private"),
         )
     except ServiceError as e:
         return problem(e)
@@ -225,8 +241,12 @@ def create_from_file(args: dict[str, Any]) -> Any:
 @bp.response(200, TranscriptOut)
 @bp.alt_response(404, schema=ProblemOut, description="No such transcript")
 def get_transcript(transcript_id: uuid.UUID) -> Any:
+    """Its metadata. A Private Transcript says `private: true` and has no text here; another
+    member's answers 409 (not shared with the team)."""
     try:
-        return transcript_out(services.get(transcript_id))
+        t = services.get(transcript_id)
+        contents.require_access(t)
+        return transcript_out(t)
     except ServiceError as e:
         return problem(e)
 
@@ -278,9 +298,11 @@ def _word(raw: Any) -> dict[str, Any]:
 @bp.alt_response(404, schema=ProblemOut, description="No such transcript")
 @bp.alt_response(409, schema=ProblemOut, description="Not completed yet")
 def get_content(transcript_id: uuid.UUID) -> Any:
-    """The text: segments with times, speakers and word timings."""
+    """The text: segments with times, speakers and word timings. A Private Transcript has
+    none the server can read: 409 (its ciphertext is at /transcripts/{id}/private)."""
     try:
         t = services.get(transcript_id)
+        contents.refuse(t, "Reading the text through the API")
         if t.status != Status.COMPLETED:
             raise _not_ready(t)
     except ServiceError as e:
@@ -351,3 +373,81 @@ def rename_speaker(body: dict[str, Any], transcript_id: uuid.UUID, label: str) -
     except ServiceError as e:
         return refused(e)
     return {"label": speaker.label, "name": speaker.name}, 200, {"X-Revision": str(revision)}
+
+
+# --- a Private Transcript's ciphertext --------------------------------------------------------
+
+_ENVELOPE = {"schema": {"type": "string", "format": "binary"}}
+_REVISION_HEADER = {
+    "description": "The revision this ciphertext was written at; send it back as If-Match",
+    "schema": {"type": "integer"},
+}
+_KIND_HEADER = {
+    "description": "sealed (by the worker, opened with the private key) or content (by the "
+    "owner's browser, opened with the data key)",
+    "schema": {"type": "string", "enum": ["sealed", "content"]},
+}
+
+
+@bp.get("/transcripts/<uuid:transcript_id>/private")
+@bp.doc(
+    responses={
+        "200": {
+            "description": "The envelope as stored (format: app/private/crypto.py, version 1)",
+            "content": {"application/octet-stream": _ENVELOPE},
+            "headers": {
+                "X-Verbatim-Revision": _REVISION_HEADER,
+                "X-Verbatim-Envelope": _KIND_HEADER,
+            },
+        }
+    }
+)
+@bp.alt_response(404, schema=ProblemOut, description="No such transcript, or it is not private")
+@bp.alt_response(409, schema=ProblemOut, description="Not the key maker's, or not completed yet")
+def get_private(transcript_id: uuid.UUID) -> Any:
+    """A Private Transcript's ciphertext, for its owner: the person who made this key. The
+    server cannot open it; their keys (passphrase or recovery key) do."""
+    try:
+        stored = contents.read(services.get(transcript_id), key_maker())
+    except ServiceError as e:
+        return problem(e)
+    return private_routes.envelope_response(stored)
+
+
+@bp.put("/transcripts/<uuid:transcript_id>/private")
+@bp.doc(
+    requestBody={
+        "required": True,
+        "description": "A CONTENT envelope the owner's client encrypted with their data key",
+        "content": {"application/octet-stream": _ENVELOPE},
+    },
+    parameters=[
+        {
+            "name": "If-Match",
+            "in": "header",
+            "required": True,
+            "description": 'The revision the edit is based on: "<X-Verbatim-Revision>"',
+            "schema": {"type": "string"},
+        }
+    ],
+)
+@bp.response(200, PrivateStoredOut)
+@bp.alt_response(400, schema=ProblemOut, description="No If-Match, or not a CONTENT envelope")
+@bp.alt_response(404, schema=ProblemOut, description="No such transcript, or it is not private")
+@bp.alt_response(
+    409, schema=StaleOut, description="Stale If-Match (revision: the current one), or not theirs"
+)
+@bp.alt_response(413, schema=ProblemOut, description="Larger than the server accepts")
+def store_private(transcript_id: uuid.UUID) -> Any:
+    """Replace a Private Transcript's ciphertext with the owner's edit, if it is based on
+    the revision stored (If-Match); a stale one changes nothing."""
+    request.max_content_length = settings().private_max_bytes
+    try:
+        t = services.get(transcript_id)
+        base = private_routes.if_match()
+        revision = contents.store(t, key_maker(), request.get_data(), base)
+    except contents.StaleEnvelope as e:
+        return problem(e, revision=e.revision)
+    except ServiceError as e:
+        return problem(e)
+    return {"revision": revision}

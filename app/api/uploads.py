@@ -23,6 +23,7 @@ from app.api.transcript_schemas import (
 )
 from app.api.transcripts import (
     EndAtDisconnect,
+    key_maker,
     plain_problem,
     problem,
     transcript_out,
@@ -58,9 +59,12 @@ OFFSET_PARAMETER = {
 @bp.arguments(UploadIn)
 @bp.response(201, UploadCreatedOut)
 @bp.alt_response(413, schema=ProblemOut, description="The file is over the size limit")
-@bp.alt_response(422, schema=ProblemOut, description="Refused: size or an option")
+@bp.alt_response(
+    422, schema=ProblemOut, description="Refused: size or an option (private without a keyring)"
+)
 def create_upload(body: dict[str, Any]) -> Any:
-    """Declare a file; options are checked now, so a wrong choice fails before any byte."""
+    """Declare a file; options are checked now, so a wrong choice fails before any byte.
+    `private` seals the transcripts to the key maker's public key."""
     try:
         upload = uploads.create(
             filename=body["filename"],
@@ -68,7 +72,8 @@ def create_upload(body: dict[str, Any]) -> Any:
             options=engines.picked_options(body),
             title=body.get("title"),
             source=body["source"],
-            user_id=None,
+            user_id=key_maker(),  # a key acts for its maker: the uploader, a private one's owner
+            private=body.get("private"),
         )
     except ServiceError as e:
         return problem(e)

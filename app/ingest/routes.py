@@ -1,6 +1,6 @@
 """Resumable uploads from the browser under /w/<slug>/uploads/ (app/static/js/upload.js).
 
-POST   /              open an upload (JSON: filename, size, source, job options) -> 201
+POST   /              open an upload (JSON: filename, size, source, job options, private) -> 201
 PATCH  /<upload_id>   one piece: Upload-Offset header, body = the bytes -> new offset
 HEAD   /<upload_id>   where to resume: Upload-Offset and Upload-Length headers -> 204
 DELETE /<upload_id>   give up; the bytes received so far are deleted -> 204
@@ -64,6 +64,7 @@ def create() -> Any:
             title=_text(body.get("title")) or None,
             source=_text(body.get("source")) or "upload",
             user_id=current_user.id,
+            private=body.get("private"),
         )
     except ServiceError as e:
         return _problem(e)
@@ -105,8 +106,9 @@ def append(upload_id: uuid.UUID) -> Any:
         transcripts=[
             {"id": t.id, "url": url_for("transcripts.show", transcript_id=t.id)} for t in created
         ],
+        # Private ones open on their own pages: the compare page would need their text.
         compare_url=url_for("transcripts.compare", group_id=created[0].compare_group)
-        if created and created[0].compare_group
+        if created and created[0].compare_group and not created[0].encrypted
         else None,
     )
 

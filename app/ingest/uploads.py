@@ -22,6 +22,7 @@ from app.extensions import db
 from app.ingest import media_server, staging
 from app.ingest.models import StagedAudio, Upload
 from app.ingest.probe import MediaInfo, MediaRejected, probe
+from app.private import contents
 from app.queue import redis
 from app.settings import settings
 from app.transcripts import services as transcripts
@@ -48,8 +49,13 @@ def create(
     title: str | None = None,
     source: str = Source.UPLOAD,
     user_id: uuid.UUID | None = None,
+    private: Any = None,
 ) -> Upload:
-    """Open an upload; options are checked now so a wrong choice fails before any byte."""
+    """Open an upload; options are checked now so a wrong choice fails before any byte.
+
+    `private`: seal the transcripts to `user_id`'s key (None: their default); asking for
+    it without a keyring is refused here, before any byte.
+    """
     cfg = settings()
     if size <= 0:
         raise ServiceError("The file is empty.", field="size")
@@ -60,6 +66,7 @@ def create(
     if source not in (Source.UPLOAD, Source.RECORDING):
         raise ServiceError("Unknown upload source.", field="source")
     chosen = parse_options(options)
+    sealed = contents.choose(user_id, private)
     name = " ".join((filename or "").replace("/", " ").replace("\\", " ").split())[:255]
     staged = staging.create()
     upload = Upload(
@@ -78,6 +85,7 @@ def create(
             "min_speakers": chosen.min_speakers,
             "max_speakers": chosen.max_speakers,
             "compare_model": chosen.compare_model,
+            "private": sealed,
         },
         expires_at=utcnow() + timedelta(hours=cfg.upload_ttl_hours),
     )
@@ -174,14 +182,24 @@ def finish(upload: Upload) -> list[Transcript]:
         max_speakers=opts.get("max_speakers"),
         compare_model=opts.get("compare_model"),
     )
-    created = transcripts.start_from_staged(
-        staged,
-        info,
-        chosen,
-        title=opts.get("title") or "Recording",
-        source=Source(upload.source),
-        uploader_id=upload.user_id,
-    )
+    try:
+        created = transcripts.start_from_staged(
+            staged,
+            info,
+            chosen,
+            title=opts.get("title") or "Recording",
+            source=Source(upload.source),
+            uploader_id=upload.user_id,
+            private=bool(opts.get("private")),
+        )
+    except ServiceError as e:
+        # The keyring was reset while the file was arriving: nothing to seal it to, so
+        # nothing is queued and the audio goes, as with a file that is not audio.
+        db.session.rollback()
+        upload.status, upload.error = "failed", e.message[:500]
+        staging.discard(staged)
+        db.session.commit()
+        raise
     upload.status = "done"
     record(
         "transcript.created",

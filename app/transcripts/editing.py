@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 
 from app.errors import Conflict, NotFound, ServiceError
 from app.extensions import db
+from app.private import contents
 from app.transcripts import revisions, services
 from app.transcripts import words as W
 from app.transcripts.lifecycle import clean_text
@@ -319,6 +320,7 @@ def begin(
     )
     if t is None:  # deleted meanwhile
         raise NotFound("No such transcript.")
+    contents.refuse(t, "Editing on the server")  # its owner's browser edits it
     if t.status != Status.COMPLETED:
         db.session.rollback()
         raise ServiceError(f"This transcript is {t.status}; it can be edited once it is completed.")

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from app.errors import NotFound, ServiceError, refusal_status
 from app.extensions import db
+from app.private import contents
 from app.tenants.models import Role
 from app.tenants.web import is_htmx, require_role, workspace_blueprint
 from app.transcripts import editing, review, revisions, services, whole_edits
@@ -31,6 +32,16 @@ bp.add_app_template_global(segment_html, "segment_html")
 bp.add_app_template_global(segments_html, "segments_html")
 
 SEGMENT = "/<uuid:transcript_id>/segments/<uuid:segment_id>"
+
+
+@bp.before_request
+def _not_private() -> None:
+    """Every route here reads or writes text the server holds; a Private Transcript's is
+    ciphertext its owner's browser edits (app/private/), so each is refused with 409.
+    Registered after the workspace is resolved (workspace_blueprint's hook runs first)."""
+    transcript_id = (request.view_args or {}).get("transcript_id")
+    if transcript_id is not None:
+        contents.refuse(services.get(transcript_id), "Editing on the server")
 
 
 def _author() -> uuid.UUID:

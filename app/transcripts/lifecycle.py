@@ -25,6 +25,7 @@ from app.extensions import db
 from app.ingest import staging
 from app.ingest.models import StagedAudio
 from app.plugins.events import emit
+from app.private import sealing
 from app.queue import enqueue, new_job_id, on_commit
 from app.settings import settings
 from app.transcripts.models import (
@@ -147,11 +148,41 @@ def _owned(transcript_id: uuid.UUID, token: str) -> Transcript | None:
 
 
 def complete(transcript_id: uuid.UUID, token: str, result: EngineResult) -> bool:
-    """Store the transcript and count its minutes, once; False if the claim was lost."""
+    """Store the transcript and count its minutes, once; False if the claim was lost.
+
+    A private transcript's text is sealed to its owner's key instead (app/private/
+    sealing.py): no segment, speaker or revision row, and the envelope is stored in the
+    same commit as the status, so "completed" always comes with its text.
+    """
     t = _owned(transcript_id, token)
     if t is None or t.status != Status.PROCESSING:
         db.session.rollback()
         return False
+    if t.encrypted:
+        sealing.seal(t, result)
+        warnings = sealing.safe_warnings(list(result.warnings))
+    else:
+        _store_text(t, result)
+        warnings = list(result.warnings)
+    t.status = Status.COMPLETED
+    t.claim_token = None
+    t.language = result.language
+    t.language_probability = result.language_probability
+    t.speaker_count = len(result.speakers)
+    t.warnings = warnings
+    t.timings = {k: round(v, 3) for k, v in result.timings.items()}
+    t.model = result.model or t.model
+    t.progress = 1.0
+    t.stage = "done"
+    t.finished_at = utcnow()
+    _count_usage(t)
+    _release_audio(t)
+    emit("transcript.completed", _event_data(t))
+    db.session.commit()
+    return True
+
+
+def _store_text(t: Transcript, result: EngineResult) -> None:
     rows = []
     for position, seg in enumerate(result.segments):
         rows.append(
@@ -165,7 +196,7 @@ def complete(transcript_id: uuid.UUID, token: str, result: EngineResult) -> bool
                 "text": clean_text(seg.text),
                 "speaker": seg.speaker,
                 "words": [
-                    [clean_text(w.text), w.start, w.end, _finite(w.probability)] for w in seg.words
+                    [clean_text(w.text), w.start, w.end, finite(w.probability)] for w in seg.words
                 ],
             }
         )
@@ -180,22 +211,6 @@ def complete(transcript_id: uuid.UUID, token: str, result: EngineResult) -> bool
                 name=f"Speaker {number}",
             )
         )
-    t.status = Status.COMPLETED
-    t.claim_token = None
-    t.language = result.language
-    t.language_probability = result.language_probability
-    t.speaker_count = len(result.speakers)
-    t.warnings = list(result.warnings)
-    t.timings = {k: round(v, 3) for k, v in result.timings.items()}
-    t.model = result.model or t.model
-    t.progress = 1.0
-    t.stage = "done"
-    t.finished_at = utcnow()
-    _count_usage(t)
-    _release_audio(t)
-    emit("transcript.completed", _event_data(t))
-    db.session.commit()
-    return True
 
 
 _CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10))
@@ -207,7 +222,7 @@ def clean_text(text: str) -> str:
     return text.translate(_CONTROL).encode("utf-8", "replace").decode("utf-8")
 
 
-def _finite(value: float | None) -> float | None:
+def finite(value: float | None) -> float | None:
     # JSON has no NaN or infinity; a missing confidence is None.
     return value if value is not None and math.isfinite(value) else None
 
@@ -296,6 +311,8 @@ def _event_data(t: Transcript) -> dict[str, Any]:
         "transcript_id": str(t.id),
         "title": t.title,
         "status": t.status,
+        # Never any text: a private transcript's is sealed, and events say only that.
+        "private": t.encrypted,
         "duration_seconds": t.duration_seconds,
         "language": t.language,
         "error": t.error or None,

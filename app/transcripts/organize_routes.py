@@ -47,9 +47,13 @@ def _back(transcript_id: uuid.UUID) -> Any:
 
 
 def _refused(e: ServiceError, transcript_id: uuid.UUID) -> Any:
-    """A refusal: the database is left as it was; the page says why."""
+    """A refusal: the database is left as it was; the page says why (for a Private
+    Transcript, whose page the browser draws, the app's error page does)."""
     db.session.rollback()
-    return transcript_pages._show_page(services.get(transcript_id), refusal_status(e), error=e)
+    t = services.get(transcript_id)
+    if t.encrypted:
+        raise e
+    return transcript_pages._show_page(t, refusal_status(e), error=e)
 
 
 # --- Folders -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select, update
 from app.audit.service import record
 from app.errors import Forbidden, NotFound, ServiceError
 from app.extensions import db
+from app.private import contents
 from app.search import outbox
 from app.tenants.context import unscoped, workspace_scope
 from app.tenants.models import Membership, Role, Workspace
@@ -49,11 +50,12 @@ class FolderInfo:
 
 
 def folders() -> list[FolderInfo]:
-    """The workspace's folders by name, each with how many transcripts it holds."""
+    """The workspace's folders by name, each with how many transcripts it holds (that the
+    person sees: another member's Private Transcripts are not counted)."""
     counts = dict(
         db.session.execute(
             select(Transcript.folder_id, func.count(Transcript.id))
-            .where(Transcript.folder_id.is_not(None))
+            .where(Transcript.folder_id.is_not(None), contents.visible())
             .group_by(Transcript.folder_id)
         ).all()
     )
@@ -157,6 +159,7 @@ def clean_tags(raw: Iterable[str] | str) -> list[str]:
 
 def set_tags(transcript_id: uuid.UUID, tags: Iterable[str] | str) -> Transcript:
     t = get(transcript_id)
+    contents.require_access(t)  # a private transcript's tags are its owner's to set
     t.tags = clean_tags(tags)
     record("transcript.tagged", target=t, details={"tags": t.tags})
     db.session.commit()
@@ -177,9 +180,10 @@ def add_tag(ids: Sequence[uuid.UUID], tag: str) -> int:
 
 
 def tag_counts() -> list[tuple[str, int]]:
-    """Every tag used in the workspace, most used first (for the listing's filter)."""
+    """Every tag used in the workspace, most used first (for the listing's filter); tags
+    of another member's Private Transcripts are theirs alone."""
     counts: Counter[str] = Counter()
-    for tags in db.session.scalars(select(Transcript.tags)):
+    for tags in db.session.scalars(select(Transcript.tags).where(contents.visible())):
         counts.update(tags or [])
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
@@ -191,6 +195,8 @@ def _transcripts(ids: Sequence[uuid.UUID]) -> list[Transcript]:
     rows = list(db.session.scalars(select(Transcript).where(Transcript.id.in_(wanted))))
     if len(rows) != len(wanted):  # one belongs elsewhere or is gone: the same answer
         raise NotFound("No such transcript.")
+    for t in rows:  # filing and tagging another member's Private Transcript: 409
+        contents.require_access(t)
     return rows
 
 
@@ -239,6 +245,9 @@ def move(transcript_id: uuid.UUID, target_slug: str, user_id: uuid.UUID) -> Work
     done unscoped, after both memberships were checked.
     """
     t = get(transcript_id)
+    # Its ciphertext is bound to this workspace (the AAD names it), and the server cannot
+    # re-encrypt it: moving would leave a transcript nobody can open.
+    contents.refuse(t, "Moving to another workspace")
     source_id = t.workspace_id
     if not (role := _role_in(source_id, user_id)) or not role.at_least(Role.ADMIN):
         raise Forbidden("Only an admin of this workspace can move its transcripts.")

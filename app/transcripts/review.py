@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from app.errors import ServiceError
 from app.extensions import db
+from app.private import contents
 from app.transcripts import editing, services
 from app.transcripts import words as W
 from app.transcripts.models import TranscriptSegment
@@ -29,6 +30,7 @@ DEFAULT_THRESHOLD = 0.5
 CONTEXT_WORDS = 6
 PAGE = 100
 MAX_WORD = 200
+FEATURE = "The review pass on the server"  # what a Private Transcript is refused
 
 
 def parse_threshold(raw: Any) -> float:
@@ -79,6 +81,7 @@ def pending(
 ) -> Review:
     """Words below `threshold`, in order (`limit` of them from `offset`), with context."""
     t = services.get(transcript_id)
+    contents.refuse(t, FEATURE)
     sep = W.joiner(t.language)
     rows = db.session.execute(
         select(TranscriptSegment.id, TranscriptSegment.position, TranscriptSegment.words)
@@ -165,6 +168,7 @@ def accept(
     expected: str | None = None,
 ) -> editing.Saved:
     """A person confirmed the word as it is: its probability becomes 1.0."""
+    contents.refuse(services.get(transcript_id), FEATURE)
 
     def work(save: editing.Save) -> editing.Saved:
         seg = save.segment(segment_id)
@@ -231,6 +235,7 @@ def fix(
     expected: str | None = None,
 ) -> editing.Saved:
     """Replace one word (text with spaces makes several; empty text removes it)."""
+    contents.refuse(services.get(transcript_id), FEATURE)
     fixed = _fix_text(text)
 
     def work(save: editing.Save) -> editing.Saved:
@@ -266,6 +271,7 @@ def fix_all(
 ) -> editing.Saved:
     """Replace every word that reads like `word` (case and punctuation aside) across the
     transcript, in one revision; `count` says how many."""
+    contents.refuse(services.get(transcript_id), FEATURE)
     target = W.normal(editing.clean(word))
     if not target:
         raise ServiceError("Say which word to fix everywhere.", field="word")

@@ -29,6 +29,7 @@ from app.auth.models import User
 from app.db import as_utc, utcnow
 from app.errors import NotFound
 from app.extensions import db
+from app.private import contents
 from app.transcripts import words as W
 from app.transcripts.models import (
     Transcript,
@@ -43,6 +44,9 @@ FORMAT = 1
 LEVEL = 1
 COALESCE_WINDOW = timedelta(minutes=2)
 ORIGINAL = "original"
+# A Private Transcript has no server-side history (its browser keeps the ciphertext's
+# revision), so every way into revisions refuses it.
+FEATURE = "Edit history on the server"
 
 Snapshot = dict[str, Any]
 # Given the summary of the revision a save might fold into, the merged summary, or None
@@ -159,6 +163,7 @@ def _infos(t: Transcript, *conditions: Any, order: Any, limit: int | None = None
 
 def history(t: Transcript) -> list[RevisionInfo]:
     """Every revision, newest first."""
+    contents.refuse(t, FEATURE)
     return _infos(t, order=TranscriptRevision.number.desc()) or [_synthetic_original(t)]
 
 
@@ -198,6 +203,7 @@ def _has_rows(t: Transcript) -> bool:
 
 def snapshot(t: Transcript, number: int) -> tuple[RevisionInfo, Snapshot]:
     """Revision `number` and its snapshot; NotFound for a number that is not in the history."""
+    contents.refuse(t, FEATURE)
     found = _infos(t, TranscriptRevision.number == number, order=TranscriptRevision.number)
     if found:
         return found[0], decode(_blob(t, number))
@@ -231,7 +237,9 @@ def as_of(t: Transcript, number: int) -> Snapshot:
 
 
 def ensure_original(t: Transcript) -> None:
-    """Write revision 1 (the engine's output) before the first change, once."""
+    """Write revision 1 (the engine's output) before the first change, once. Every edit
+    passes here first (editing.begin), so a Private Transcript's edits stop here too."""
+    contents.refuse(t, "Editing on the server")
     if _has_rows(t):
         return
     db.session.add(
@@ -259,6 +267,7 @@ def record(
 ) -> TranscriptRevision:
     """Snapshot the transcript as revision t.revision (flushed already), or fold it into
     the previous revision when `coalesce` allows."""
+    contents.refuse(t, FEATURE)
     blob = encode(capture_json(t))
     now = utcnow()
     summary = summary[:300]

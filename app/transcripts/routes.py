@@ -29,6 +29,8 @@ from sqlalchemy import select
 from app.errors import NotFound, ServiceError, refusal_status
 from app.extensions import db
 from app.forms import field as form_field
+from app.private import contents
+from app.private.transcript_routes import page as private_page
 from app.settings import settings
 from app.tenants.models import Role
 from app.tenants.web import is_htmx, require_role, workspace_blueprint
@@ -179,6 +181,7 @@ def _new_page(status: int = 200, *, error: ServiceError | None = None, form: Any
         no_engine=no_engine,
         error=error,
         form=form,
+        keyring=contents.keyring_of(current_user.id),
         max_upload=human_bytes(cfg.upload_max_bytes),
         max_duration=span(cfg.max_audio_seconds),
     ), status
@@ -194,6 +197,8 @@ def create_from_link() -> Any:
             options,
             title=form_field("title") or None,
             uploader_id=current_user.id,
+            # A form says "not private" by leaving the box out.
+            private=bool(request.form.get("private")),
         )
     except NotFound:
         raise
@@ -201,7 +206,7 @@ def create_from_link() -> Any:
         db.session.rollback()  # a refused link leaves nothing behind
         return _new_page(refusal_status(e), error=e, form=request.form)
     flash("The link is queued: it is downloaded first, then transcribed.", "success")
-    if len(created) > 1 and created[0].compare_group:
+    if len(created) > 1 and created[0].compare_group and not created[0].encrypted:
         return redirect(url_for("transcripts.compare", group_id=created[0].compare_group))
     return redirect(url_for("transcripts.show", transcript_id=created[0].id))
 
@@ -233,7 +238,10 @@ def job_options(form: Mapping[str, Any]) -> dict[str, Any]:
 
 @bp.get("/<uuid:transcript_id>")
 def show(transcript_id: uuid.UUID) -> Any:
-    return _show_page(services.get(transcript_id))
+    t = services.get(transcript_id)
+    if t.encrypted:  # its text is drawn by the owner's browser (app/private/)
+        return private_page(t)
+    return _show_page(t)
 
 
 def _show_page(t: Transcript, status: int = 200, **extra: Any) -> Any:
@@ -258,6 +266,7 @@ def _show_context(t: Transcript) -> dict[str, Any]:
 @bp.get("/<uuid:transcript_id>/status")
 def status(transcript_id: uuid.UUID) -> Any:
     t = services.get(transcript_id)
+    contents.require_access(t)
     info = services.queue_info(t) if t.status in ACTIVE else None
     compact = bool(request.args.get("compact"))
     template = "transcripts/_badge_poll.html" if compact else "transcripts/_status.html"
@@ -275,7 +284,10 @@ def _act(transcript_id: uuid.UUID, action: Any, success: str) -> Any:
         raise
     except ServiceError as e:
         db.session.rollback()
-        return _show_page(services.get(transcript_id), refusal_status(e), error=e)
+        t = services.get(transcript_id)
+        if t.encrypted:  # its page is drawn by the browser: the app's error page says why
+            raise
+        return _show_page(t, refusal_status(e), error=e)
     flash(success, "success")
     return redirect(url_for("transcripts.show", transcript_id=transcript_id))
 
@@ -321,6 +333,8 @@ def rename_speaker(transcript_id: uuid.UUID, label: str) -> Any:
     """Rename a speaker everywhere, as a revision (app.transcripts.editing); the form's
     base_revision makes a stale rename of a speaker someone renamed meanwhile a conflict."""
     name = form_field("name")
+    # Its speakers are inside the ciphertext: the owner's browser renames them.
+    contents.refuse(services.get(transcript_id), "Renaming speakers on the server")
     try:
         speaker = services.rename_speaker(
             transcript_id,
@@ -356,6 +370,8 @@ def compare(group_id: uuid.UUID) -> Any:
     group = _compare_group(group_id)
     if not group:
         raise NotFound("No such comparison.")
+    for t in group:
+        contents.refuse(t, "The side-by-side comparison")
     columns = [services.segments(t) for t in group]
     return render_template(
         "transcripts/compare.html",

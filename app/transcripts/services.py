@@ -18,6 +18,7 @@ from app.errors import NotFound, ServiceError
 from app.extensions import db
 from app.ingest.models import StagedAudio
 from app.ingest.probe import MediaInfo
+from app.private import contents
 from app.queue import position, redis, running_count
 from app.transcripts import lifecycle
 from app.transcripts.engines import JobOptions
@@ -76,10 +77,13 @@ def start_from_staged(
     title: str,
     source: Source,
     uploader_id: uuid.UUID | None,
+    private: bool = False,
 ) -> list[Transcript]:
     """Queue one transcript (two when comparing models) of audio already staged and probed.
 
-    The caller commits; jobs are enqueued once it does.
+    `private`: each is sealed, once finished, to the uploader's public key as it is now
+    (app/private/); refused when they have no keyring. The caller commits; jobs are
+    enqueued once it does.
     """
     created = []
     for model, group in _runs(options):
@@ -99,19 +103,28 @@ def start_from_staged(
             stage="queued",
         )
         db.session.add(t)
+        if private:
+            contents.attach(t, uploader_id)
         lifecycle.enqueue_after_commit(t)
         created.append(t)
     return created
 
 
 def start_from_url(
-    url: str, options: JobOptions, *, title: str | None, uploader_id: uuid.UUID | None
+    url: str,
+    options: JobOptions,
+    *,
+    title: str | None,
+    uploader_id: uuid.UUID | None,
+    private: Any = None,
 ) -> list[Transcript]:
-    """Queue a link for download; the fetch job probes it, then queues the transcription."""
+    """Queue a link for download; the fetch job probes it, then queues the transcription.
+    `private` as asked (None: the uploader's default; see contents.choose)."""
     from app.ingest.url_fetch import UrlRefused, validate_url
     from app.settings import settings
 
     cfg = settings()
+    sealed = contents.choose(uploader_id, private)
     try:
         url = validate_url(url, allow_http=cfg.url_allow_http)
     except UrlRefused as e:
@@ -132,6 +145,8 @@ def start_from_url(
             stage="waiting to download",
         )
         db.session.add(t)
+        if sealed:
+            contents.attach(t, uploader_id)
         created.append(t)
     lifecycle.enqueue_after_commit(created[0])
     record("transcript.created", target=created[0], details={"source": "url"})
@@ -163,8 +178,8 @@ def listing(
     limit: int = 50,
 ) -> Listing:
     """A page of the workspace's transcripts. `folder` is a folder id or "none" (in no
-    folder); `tag` one tag."""
-    query = select(Transcript)
+    folder); `tag` one tag. Another member's Private Transcripts are not listed."""
+    query = select(Transcript).where(contents.visible())
     if folder == "none":
         query = query.where(Transcript.folder_id.is_(None))
     elif folder:
@@ -282,6 +297,7 @@ def note_speed(work_seconds: float, audio_seconds: float) -> None:
 
 def cancel(transcript_id: uuid.UUID) -> Transcript:
     t = get(transcript_id)
+    contents.require_access(t, admin_may=True)
     t = db.session.scalar(select(Transcript).where(Transcript.id == t.id).with_for_update())
     assert t is not None
     if Status(t.status).terminal:
@@ -295,6 +311,7 @@ def cancel(transcript_id: uuid.UUID) -> Transcript:
 def retry(transcript_id: uuid.UUID) -> Transcript:
     """Run a failed or cancelled transcript again, if its audio is still here."""
     t = get(transcript_id)
+    contents.require_access(t)
     if t.status not in (Status.FAILED, Status.CANCELLED):
         raise ServiceError("Only a failed or cancelled transcript can be retried.")
     staged = db.session.get(StagedAudio, t.staged_audio_id) if t.staged_audio_id else None
@@ -317,7 +334,9 @@ def retry(transcript_id: uuid.UUID) -> Transcript:
 
 
 def rename(transcript_id: uuid.UUID, title: str) -> Transcript:
+    """A new title; a private transcript's title is metadata its owner may change."""
     t = get(transcript_id)
+    contents.require_access(t)
     new = " ".join((title or "").split())
     if not new:
         raise ServiceError("A title cannot be empty.", field="title")
@@ -341,6 +360,7 @@ def rename_speaker(
     app.transcripts.editing.rename_speaker)."""
     from app.transcripts import editing  # editing builds on this module
 
+    contents.refuse(get(transcript_id), "Renaming speakers on the server")
     saved = editing.rename_speaker(
         transcript_id, label, name, base_revision=base_revision, author_id=author_id
     )
@@ -349,7 +369,8 @@ def rename_speaker(
 
 
 def delete(ids: Sequence[uuid.UUID]) -> int:
-    """Delete transcripts for good; active ones are cancelled first so their audio goes."""
+    """Delete transcripts for good; active ones are cancelled first so their audio goes.
+    Another member's Private Transcript may be deleted by a workspace admin only."""
     if not ids:
         raise ServiceError("Choose at least one transcript.")
     rows = db.session.scalars(
@@ -357,6 +378,8 @@ def delete(ids: Sequence[uuid.UUID]) -> int:
     ).all()
     if len(rows) != len(set(ids)):
         raise NotFound("No such transcript.")
+    for t in rows:
+        contents.require_access(t, admin_may=True)
     for t in rows:
         if not Status(t.status).terminal:
             lifecycle.cancel(t)
@@ -399,6 +422,7 @@ def as_dict(t: Transcript, info: QueueInfo | None = None) -> dict[str, Any]:
         "warnings": list(t.warnings or []),
         "timings": dict(t.timings or {}),
         "compare_group": t.compare_group,
+        "private": t.encrypted,
         "queue_position": info.position if info else None,
         "eta_seconds": round(info.eta_seconds, 1) if info and info.eta_seconds else None,
         "created_at": t.created_at,

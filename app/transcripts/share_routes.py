@@ -18,6 +18,7 @@ from flask_login import current_user
 from app.db import utcnow
 from app.errors import NotFound, ServiceError, refusal_status
 from app.extensions import db
+from app.private import contents
 from app.tenants.models import Role
 from app.tenants.web import is_htmx, require_role, workspace_blueprint
 from app.transcripts import services, sharing
@@ -27,6 +28,15 @@ from app.transcripts.sharing import ShareOptions
 bp: Blueprint = workspace_blueprint("shares", __name__, "/transcripts")
 
 EXPIRY_CHOICES = ("days", "date", "never")
+
+
+@bp.before_request
+def _not_private() -> None:
+    """A Private Transcript never has public links: its panel and actions answer 409 (the
+    service refuses too; this keeps the answer the app's plain 409, not a panel)."""
+    transcript_id = (request.view_args or {}).get("transcript_id")
+    if transcript_id is not None:
+        contents.refuse(services.get(transcript_id), "A public link")
 
 
 @bp.get("/<uuid:transcript_id>/shares")

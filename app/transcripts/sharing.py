@@ -24,6 +24,7 @@ from app.billing import entitlements
 from app.db import as_utc, utcnow
 from app.errors import Conflict, NotFound, ServiceError
 from app.extensions import db
+from app.private import contents
 from app.security.tokens import hash_token, new_token
 from app.settings import settings
 from app.tenants.context import current_workspace_id, unscoped, workspace_scope
@@ -90,9 +91,11 @@ class Resolved:
 def ensure_shareable(t: Transcript) -> None:
     """Refuse a transcript that may not have a public link.
 
-    Only completed transcripts have text to show. Private (encrypted) transcripts will be
-    refused here as well, so every way in (create and resolve) asks this one function.
+    Only completed transcripts have text to show, and never a Private Transcript (its text
+    is ciphertext only its owner opens): 409. Every way in (create, list, revoke, and a
+    visitor resolving a token) asks this one function.
     """
+    contents.refuse(t, "A public link")
     if t.status != Status.COMPLETED:
         raise Conflict(f"Only a completed transcript can be shared; this one is {t.status}.")
 
@@ -223,6 +226,7 @@ def create(
 def links(transcript_id: uuid.UUID) -> list[ShareLink]:
     """Every link of the transcript, revoked and expired ones too, newest first."""
     t = services.get(transcript_id)
+    contents.refuse(t, "A public link")
     return list(
         db.session.scalars(
             select(ShareLink)
@@ -235,6 +239,7 @@ def links(transcript_id: uuid.UUID) -> list[ShareLink]:
 def get(transcript_id: uuid.UUID, share_id: uuid.UUID) -> ShareLink:
     """One link, checked to belong to the transcript (and so to the workspace)."""
     t = services.get(transcript_id)
+    contents.refuse(t, "A public link")
     link = db.session.get(ShareLink, share_id)
     if link is None or link.transcript_id != t.id:
         raise NotFound("No such link.")

@@ -16,6 +16,7 @@ from sqlalchemy import delete, insert, select
 from app.audit.service import record as audit
 from app.errors import ServiceError
 from app.extensions import db
+from app.private import contents
 from app.transcripts import revisions, services
 from app.transcripts import words as W
 from app.transcripts.editing import MAX_TEXT, Save, Saved, clean, quote, run
@@ -71,6 +72,7 @@ def preview_replace(
 ) -> Preview:
     """How many places a replace-all would change, and the first few of them in context."""
     t = services.get(transcript_id)
+    contents.refuse(t, "Find and replace on the server")
     regex = pattern(find, match_case=match_case, whole_words=whole_words)
     rows = db.session.execute(
         select(TranscriptSegment.id, TranscriptSegment.position, TranscriptSegment.text)
@@ -110,7 +112,8 @@ def replace_all(
     author_id: uuid.UUID | None,
 ) -> Saved:
     """Replace every match across the transcript in one revision."""
-    services.get(transcript_id)  # another workspace's transcript: 404 before any refusal
+    # Another workspace's transcript: 404 before any refusal; a private one: 409.
+    contents.refuse(services.get(transcript_id), "Find and replace on the server")
     regex = pattern(find, match_case=match_case, whole_words=whole_words)
     with_text = clean_text(replacement or "")
     if len(with_text) > MAX_FIND:
@@ -159,6 +162,7 @@ def restore(
     transcript_id: uuid.UUID, number: int, *, base_revision: Any, author_id: uuid.UUID | None
 ) -> Saved:
     """Make revision `number` the current text again, as a new revision."""
+    contents.refuse(services.get(transcript_id), "Edit history on the server")
 
     def work(save: Save) -> Saved:
         t = save.t

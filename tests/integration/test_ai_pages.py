@@ -19,6 +19,7 @@ from app.ai.models import AiMessage, AiSettings, AiSummary, AiTemplate
 from app.ai.service import PRIVATE_REFUSAL
 from tests.ai.support import MEETING, NAMES, STARTS, spend
 from tests.integration.test_workspaces import add_member, database
+from tests.private.support import document, make_keyring, make_private_transcript
 from tests.transcripts import Team, drain_index, make_transcript
 from tests.web import Web, make_user
 
@@ -334,7 +335,9 @@ def test_a_spent_allowance_is_said_where_the_person_asked(app, team, redis_conn)
 
 
 def test_a_private_transcript_is_refused_with_the_reason(app, team, redis_conn):
-    tid = meeting(team, "Private talk", encrypted=True)
+    keys = make_keyring(app, team.user.id)
+    doc = document(MEETING, NAMES, duration=48.0)
+    tid = make_private_transcript(app, team.workspace.id, keys, doc, "Private talk")
     page = team.page(f"/transcripts/{tid}")
     assert PRIVATE_REFUSAL in page
     assert f"/transcripts/{tid}/ai" not in page  # no panel to load, no controls

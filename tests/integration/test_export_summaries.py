@@ -236,19 +236,13 @@ def test_the_menu_offers_it_and_the_zip_and_the_api_take_it(app: Flask, team: Te
     assert honour == {"txt", "docx", "json", "pdf"}
 
 
-def test_a_private_transcript_has_no_summaries_to_export(app: Flask, team: Team) -> None:
+def test_a_private_transcript_is_not_exported_by_the_server(app: Flask, team: Team) -> None:
     tid = transcript(team, "Private one", encrypted=True)
-    # Never made by the AI, which refuses Private Transcripts; put here to show that the
-    # export would not read one either.
+    # Never made by the AI, which refuses Private Transcripts; put here to show that no
+    # server export reads one either: the owner's browser exports private transcripts.
     add_summary(app, team, tid, "overview", OVERVIEW, revision=1)
-    resp = team.web.get(team.url(f"/transcripts/{tid}/export/txt?summaries=1"))
-    assert resp.status_code == 200
-    assert "AI summaries" not in resp.data.decode() and "weekly;" not in resp.data.decode()
-    assert (
-        json.loads(team.web.get(team.url(f"/transcripts/{tid}/export/json?summaries=1")).data)[
-            "summaries"
-        ]
-        == []
-    )
-    page = team.page(f"/transcripts/{tid}")
-    assert 'name="paragraphs" value="1"' in page and 'name="summaries"' not in page
+    for fmt in ("txt", "json"):
+        resp = team.web.get(team.url(f"/transcripts/{tid}/export/{fmt}?summaries=1"))
+        assert resp.status_code == 409, fmt
+        assert "Private Transcript" in resp.data.decode()
+        assert "weekly;" not in resp.data.decode()

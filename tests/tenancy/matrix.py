@@ -17,6 +17,8 @@ from tests.tenancy import (
     matrix_editor,
     matrix_exports,
     matrix_organize,
+    matrix_private_account,
+    matrix_private_transcripts,
     matrix_search,
     matrix_shares,
 )
@@ -27,6 +29,8 @@ _FEATURES = (
     matrix_editor,
     matrix_exports,
     matrix_organize,
+    matrix_private_account,
+    matrix_private_transcripts,
     matrix_search,
     matrix_shares,
 )
@@ -58,6 +62,8 @@ SIGNED_IN = {
     "invitations.accept": ("POST", "/invitations/{token}/accept"),
     "invitations.decline": ("POST", "/invitations/{token}/decline"),
 }
+for _feature in _FEATURES:
+    SIGNED_IN.update(getattr(_feature, "SIGNED_IN", {}))
 
 # Pages under /w/<slug>/: the workspace comes from the URL.
 WORKSPACE = {

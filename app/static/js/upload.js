@@ -49,7 +49,15 @@
       min_speakers: diarize ? field("opt-min-speakers") || null : null,
       max_speakers: diarize ? field("opt-max-speakers") || null : null,
       compare_model: field("opt-compare") || null,
+      // Always said, ticked or not: left out, the server would apply the person's default.
+      private: privateChosen(),
     };
+  }
+
+  // The "Private Transcript" box; disabled (no keyring yet) counts as not private.
+  function privateChosen() {
+    const box = document.getElementById("opt-private");
+    return Boolean(box && !box.disabled && box.checked);
   }
 
   function sizeText(bytes) {

@@ -95,6 +95,14 @@ def exporter(fmt: str) -> Exporter:
 
 
 def _ready(t: Transcript) -> None:
+    if t.encrypted:
+        # Refused, not skipped: a zip quietly missing a file is worse than being told.
+        # The person exports it from its page, where their browser decrypts it.
+        raise Conflict(
+            f"“{t.title}” is a Private Transcript: the server cannot read its text, so it "
+            "cannot be exported here. Export it from its own page, where your browser "
+            "decrypts it."
+        )
     if t.status == Status.COMPLETED:
         return
     if t.status == Status.FAILED:
