@@ -34,13 +34,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: $(STAMP)
-	@scripts/apt-install.sh postgresql redis-server ffmpeg espeak-ng
+	@scripts/apt-install.sh postgresql redis-server ffmpeg espeak-ng chromium
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/upload_memory.py
 	$(BIN)/python bench/transcript.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/ai.py
+	$(BIN)/python bench/private.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
