@@ -19,7 +19,7 @@ from alembic.config import Config
 from flask import Flask
 from hypothesis import settings as hypothesis_settings
 from redis import Redis
-from rq import Worker
+from rq import Queue, Worker
 
 from app import ROOT, create_app
 from tests.fakes.oidc_provider import OIDCProvider
@@ -143,6 +143,13 @@ def mailbox(services: SimpleNamespace) -> Mailbox:
 @pytest.fixture
 def redis_conn(services: SimpleNamespace) -> Redis:
     return Redis.from_url(services.redis_url)
+
+
+@pytest.fixture
+def own_mail_only(redis_conn: Redis) -> None:
+    """Drop the mail other tests left queued (nothing drains the email queue after each
+    test), so a test that drains the queue sends its own mail, not the whole session's."""
+    Queue("email", connection=redis_conn).empty()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import base64
 import binascii
 import hmac
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -162,20 +161,9 @@ def _default(payload: dict[str, Any]) -> bool:
     return value
 
 
-@dataclass(frozen=True)
-class NewKeyring:
-    iterations: int
-    salt: bytes
-    passphrase_wrapped: bytes
-    recovery_wrapped: bytes
-    public_key: bytes
-    private_key_wrapped: bytes
-    verifier: bytes
-    private_by_default: bool
-
-
-def parse_new(payload: Any) -> NewKeyring:
-    """A keyring as the browser sends it, every field checked (BadRequest says which)."""
+def parse_new(payload: Any) -> tuple[crypto.KeyringMaterial, bool]:
+    """A keyring as the browser sends it, every field checked (BadRequest says which), and
+    whether new transcripts should be private by default."""
     payload = _object(payload, _CREATE_FIELDS)
     version = payload.get("version")
     if version != crypto.VERSION or isinstance(version, bool):
@@ -187,7 +175,8 @@ def parse_new(payload: Any) -> NewKeyring:
     except crypto.PrivateCryptoError as e:
         raise BadRequest(f"public_key: {e}") from None
     overhead = crypto.IV_BYTES + crypto.TAG_BYTES
-    return NewKeyring(
+    material = crypto.KeyringMaterial(
+        version=crypto.VERSION,
         iterations=iterations,
         salt=salt,
         passphrase_wrapped=_blob(payload, "passphrase_wrapped", _exactly(WRAPPED_KEY_BYTES)),
@@ -197,7 +186,24 @@ def parse_new(payload: Any) -> NewKeyring:
             payload, "private_key_wrapped", (overhead + _PKCS8_BYTES[0], overhead + _PKCS8_BYTES[1])
         ),
         verifier=_blob(payload, "verifier", _exactly(32)),
-        private_by_default=_default(payload),
+    )
+    return material, _default(payload)
+
+
+def row(user_id: uuid.UUID, material: crypto.KeyringMaterial, default: bool) -> PrivateKeyring:
+    """The stored form of a checked keyring."""
+    return PrivateKeyring(
+        user_id=user_id,
+        version=material.version,
+        kdf_iterations=material.iterations,
+        kdf_salt=material.salt,
+        passphrase_wrapped=material.passphrase_wrapped,
+        recovery_wrapped=material.recovery_wrapped,
+        public_key=material.public_key,
+        fingerprint=crypto.fingerprint(material.public_key),
+        private_key_wrapped=material.private_key_wrapped,
+        verifier=material.verifier,
+        private_by_default=default,
     )
 
 
@@ -225,29 +231,17 @@ def _audit(user_id: uuid.UUID, action: str, details: dict[str, Any] | None = Non
 
 
 def create(user_id: uuid.UUID, payload: Any) -> PrivateKeyring:
-    new = parse_new(payload)
+    material, default = parse_new(payload)
     if get(user_id) is not None:
         raise Conflict(_ALREADY_ON)
-    keyring = PrivateKeyring(
-        user_id=user_id,
-        version=crypto.VERSION,
-        kdf_iterations=new.iterations,
-        kdf_salt=new.salt,
-        passphrase_wrapped=new.passphrase_wrapped,
-        recovery_wrapped=new.recovery_wrapped,
-        public_key=new.public_key,
-        fingerprint=crypto.fingerprint(new.public_key),
-        private_key_wrapped=new.private_key_wrapped,
-        verifier=new.verifier,
-        private_by_default=new.private_by_default,
-    )
+    keyring = row(user_id, material, default)
     try:
         db.session.add(keyring)
         db.session.flush()
         _audit(
             user_id,
             "private.enabled",
-            {"fingerprint": keyring.fingerprint, "private_by_default": new.private_by_default},
+            {"fingerprint": keyring.fingerprint, "private_by_default": default},
         )
         db.session.commit()
     except IntegrityError:  # two tabs turning it on at once: the first one wins

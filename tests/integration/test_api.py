@@ -268,7 +268,7 @@ def test_key_of_one_workspace_never_sees_another(app, web, web2, owner):
 # --- invitations through the API --------------------------------------------------------------
 
 
-def test_api_invitation_lifecycle(app, web, owner, mailbox, run_jobs):
+def test_api_invitation_lifecycle(app, web, owner, mailbox, run_jobs, own_mail_only):
     team = create_team(web, "API Invites")
     raw = new_key(web, team.slug)
     email = unique_email("api-invitee")

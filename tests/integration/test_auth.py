@@ -111,7 +111,7 @@ def _request_reset(web: Web, run_jobs, mailbox, email: str) -> str:  # type: ign
 
 
 def test_signup_creates_user_personal_workspace_audit_and_verification_mail(
-    app: Flask, web: Web, run_jobs, mailbox
+    app: Flask, web: Web, run_jobs, mailbox, own_mail_only
 ) -> None:
     email = unique_email("signup")
     workspaces_before = _workspace_count(app)

@@ -218,7 +218,7 @@ def test_returning_google_user_gets_the_same_account(
 
 
 def test_verified_password_account_is_linked_not_duplicated(
-    app: Flask, web: Web, web2: Web, oidc: OIDCProvider, mailbox, run_jobs
+    app: Flask, web: Web, web2: Web, oidc: OIDCProvider, mailbox, run_jobs, own_mail_only
 ) -> None:
     email = unique_email("linked")
     assert web2.signup(email).status_code == 302

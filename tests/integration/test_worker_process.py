@@ -14,7 +14,7 @@ from app.mail.models import OutboundEmail
 from tests.web import make_user, unique_email
 
 
-def test_worker_process_sends_queued_mail_and_deletes_it(app, app_env, mailbox):
+def test_worker_process_sends_queued_mail_and_deletes_it(app, app_env, mailbox, own_mail_only):
     email = unique_email("worker")
     make_user(app, email)  # queues the verification mail on the `email` queue
     result = subprocess.run(

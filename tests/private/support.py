@@ -11,8 +11,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from app.private import crypto
-from app.private.models import PrivateContent, PrivateKeyring
+from app.private import crypto, keyrings
+from app.private.models import PrivateContent
 from app.transcripts.models import Status, Transcript
 from tests.integration.test_workspaces import database
 
@@ -36,21 +36,7 @@ def make_keyring(
     """A keyring stored for `user_id`, at the minimum cost so tests stay quick."""
     material, code, unlocked = crypto.new_keyring(passphrase, str(user_id), crypto.MIN_ITERATIONS)
     with database(app) as s:
-        s.add(
-            PrivateKeyring(
-                user_id=user_id,
-                version=material.version,
-                kdf_iterations=material.iterations,
-                kdf_salt=material.salt,
-                passphrase_wrapped=material.passphrase_wrapped,
-                recovery_wrapped=material.recovery_wrapped,
-                public_key=material.public_key,
-                fingerprint=crypto.fingerprint(material.public_key),
-                private_key_wrapped=material.private_key_wrapped,
-                verifier=material.verifier,
-                private_by_default=default,
-            )
-        )
+        s.add(keyrings.row(user_id, material, default))
         s.commit()
     return Keys(user_id, passphrase, material, code, unlocked)
 
