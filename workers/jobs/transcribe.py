@@ -8,6 +8,7 @@ ffmpeg over loopback (app.ingest.media_server); only PCM samples reach the engin
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import uuid
 
@@ -37,7 +38,7 @@ def transcribe(transcript_id: str, workspace_id: str) -> str:
             return "not claimable (done, cancelled or running elsewhere)"
         cfg = settings()
         started = time.perf_counter()
-        attempts, duration = t.attempts, t.duration_seconds
+        attempts, duration, private = t.attempts, t.duration_seconds, t.encrypted
 
         def beat(progress: float, stage: str) -> bool:
             return lifecycle.heartbeat(tid, token, progress, stage)
@@ -87,9 +88,9 @@ def transcribe(transcript_id: str, workspace_id: str) -> str:
             return "failed"
         except Exception as e:
             db.session.rollback()
-            log.exception("transcription of %s failed (attempt %d)", tid, attempts)
+            _log_failure("transcription of %s failed (attempt %d)", tid, attempts, private)
             if attempts >= 1 + cfg.transcribe_retries:
-                lifecycle.fail(tid, token, f"Transcription failed: {_describe(e)}")
+                lifecycle.fail(tid, token, f"Transcription failed: {_describe(e, private)}")
                 return "failed"
             lifecycle.release_for_retry(tid, token)
             raise  # RQ retries with backoff; the retry claims the transcript again
@@ -97,9 +98,11 @@ def transcribe(transcript_id: str, workspace_id: str) -> str:
             stored = lifecycle.complete(tid, token, result)
         except Exception as e:
             db.session.rollback()
-            log.exception("storing the transcript %s failed (attempt %d)", tid, attempts)
+            _log_failure("storing the transcript %s failed (attempt %d)", tid, attempts, private)
             if attempts >= 1 + cfg.transcribe_retries:
-                lifecycle.fail(tid, token, f"The transcript could not be stored: {_describe(e)}")
+                lifecycle.fail(
+                    tid, token, f"The transcript could not be stored: {_describe(e, private)}"
+                )
                 return "failed"
             lifecycle.release_for_retry(tid, token)
             raise
@@ -109,6 +112,17 @@ def transcribe(transcript_id: str, workspace_id: str) -> str:
         return f"completed: {len(result.segments)} segments"
 
 
-def _describe(e: Exception) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return text[:300]
+def _describe(e: Exception, private: bool = False) -> str:
+    # A library's message could quote the words it was working on: for a Private
+    # Transcript only the kind of error is stored.
+    if private or not str(e).strip():
+        return type(e).__name__
+    return str(e).strip().splitlines()[0][:300]
+
+
+def _log_failure(message: str, tid: uuid.UUID, attempts: int, private: bool) -> None:
+    if private:  # the traceback's messages could quote the text: the kind of error only
+        exc = sys.exc_info()[1]
+        log.error(message + ": %s", tid, attempts, type(exc).__name__)
+    else:
+        log.exception(message, tid, attempts)
