@@ -30,7 +30,7 @@ def document_from_result(result: EngineResult, *, duration: float) -> dict[str, 
     """The v1 document (the shape app/static/js/private/document.js reads), with the text
     cleaned exactly as lifecycle.complete() cleans what it stores for ordinary transcripts."""
     # Imported here: lifecycle imports this module.
-    from app.transcripts.lifecycle import clean_text, finite
+    from app.transcripts.lifecycle import segment_fields
 
     return {
         "v": DOCUMENT_VERSION,
@@ -40,18 +40,7 @@ def document_from_result(result: EngineResult, *, duration: float) -> dict[str, 
             {"label": label, "name": f"Speaker {number}"}
             for number, label in enumerate(result.speakers, start=1)
         ],
-        "segments": [
-            {
-                "start": seg.start,
-                "end": seg.end,
-                "text": clean_text(seg.text),
-                "speaker": seg.speaker,
-                "words": [
-                    [clean_text(w.text), w.start, w.end, finite(w.probability)] for w in seg.words
-                ],
-            }
-            for seg in result.segments
-        ],
+        "segments": [segment_fields(seg) for seg in result.segments],
     }
 
 

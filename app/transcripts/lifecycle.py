@@ -35,7 +35,7 @@ from app.transcripts.models import (
     TranscriptSegment,
     TranscriptSpeaker,
 )
-from workers.engines.base import EngineResult
+from workers.engines.base import EngineResult, Segment
 
 log = logging.getLogger("verbatim.transcripts")
 TRANSCRIBE_JOB = "workers.jobs.transcribe.transcribe"
@@ -183,23 +183,16 @@ def complete(transcript_id: uuid.UUID, token: str, result: EngineResult) -> bool
 
 
 def _store_text(t: Transcript, result: EngineResult) -> None:
-    rows = []
-    for position, seg in enumerate(result.segments):
-        rows.append(
-            {
-                "id": uuid.uuid4(),
-                "workspace_id": t.workspace_id,
-                "transcript_id": t.id,
-                "position": position,
-                "start": seg.start,
-                "end": seg.end,
-                "text": clean_text(seg.text),
-                "speaker": seg.speaker,
-                "words": [
-                    [clean_text(w.text), w.start, w.end, finite(w.probability)] for w in seg.words
-                ],
-            }
-        )
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "workspace_id": t.workspace_id,
+            "transcript_id": t.id,
+            "position": position,
+            **segment_fields(seg),
+        }
+        for position, seg in enumerate(result.segments)
+    ]
     if rows:
         db.session.execute(insert(TranscriptSegment), rows)
     for number, label in enumerate(result.speakers, start=1):
@@ -220,6 +213,18 @@ def clean_text(text: str) -> str:
     """Engine text as stored: no NUL or other control characters (PostgreSQL refuses NUL,
     and none of them belongs in a transcript), no unpaired surrogates."""
     return text.translate(_CONTROL).encode("utf-8", "replace").decode("utf-8")
+
+
+def segment_fields(seg: Segment) -> dict[str, Any]:
+    """An engine segment as stored: in rows for ordinary transcripts, in the sealed document
+    (app/private/sealing.py) for private ones; cleaned the same way for both."""
+    return {
+        "start": seg.start,
+        "end": seg.end,
+        "text": clean_text(seg.text),
+        "speaker": seg.speaker,
+        "words": [[clean_text(w.text), w.start, w.end, finite(w.probability)] for w in seg.words],
+    }
 
 
 def finite(value: float | None) -> float | None:
