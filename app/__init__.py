@@ -94,6 +94,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.auth.google import bp as google_bp
     from app.auth.google import register_google
     from app.auth.routes import bp as auth_bp
+    from app.billing.routes import bp as billing_bp
+    from app.billing.webhook_routes import bp as billing_webhooks_bp
     from app.ingest.routes import bp as uploads_bp
     from app.plugins.routes import bp as plugins_bp
     from app.private.account_routes import bp as private_account_bp
@@ -131,6 +133,8 @@ def _register_blueprints(app: Flask) -> None:
         private_account_bp,
         private_transcripts_bp,
         uploads_bp,
+        billing_bp,
+        billing_webhooks_bp,
     ):
         app.register_blueprint(bp)
     init_api(app)

@@ -166,6 +166,40 @@ class Settings(BaseSettings):
         64 * 1024 * 1024, description="Largest encrypted transcript the browser may store."
     )
 
+    # Billing (plans and packs are data in app/billing/entitlements.py)
+    billing_currency: str = Field("usd", description="Currency of prices and checkouts.")
+    billing_grace_days: int = Field(
+        7, ge=0, description="Days a failed payment keeps the paid plan before its limits go."
+    )
+    stripe_secret_key: str = Field("", description="Stripe secret key; empty hides Stripe.")
+    stripe_webhook_secret: str = Field(
+        "", description="Signing secret (whsec_...) of the Stripe webhook endpoint."
+    )
+    stripe_webhook_tolerance_seconds: int = Field(
+        300, description="Oldest Stripe signature timestamp accepted (replay window)."
+    )
+    stripe_api_base: str = Field(
+        "", description="Stripe API address; empty: Stripe's own (tests point it elsewhere)."
+    )
+    stripe_price_pro: str = Field("", description="Stripe price id of the Pro plan, per seat.")
+    stripe_price_business: str = Field(
+        "", description="Stripe price id of the Business plan, per seat."
+    )
+    square_access_token: str = Field("", description="Square access token; empty hides Square.")
+    square_location_id: str = Field("", description="Square location that takes the payments.")
+    square_base_url: str = Field(
+        "https://connect.squareup.com",
+        description="Square API address (https://connect.squareupsandbox.com for the sandbox).",
+    )
+    square_webhook_signature_key: str = Field(
+        "", description="Signature key of the Square webhook subscription."
+    )
+    square_notification_url: str = Field(
+        "",
+        description="The exact URL Square posts webhooks to; signatures cover it. Empty: "
+        "base_url + /billing/webhooks/square.",
+    )
+
     @field_validator("engine_temperatures")
     @classmethod
     def _temperatures_are_numbers(cls, value: str) -> str:

@@ -3,7 +3,14 @@
 from app.ai.models import AiConversation, AiMessage, AiSettings, AiSummary, AiTemplate, AiUsage
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey, OAuthIdentity, User, UserToken
-from app.billing.models import UsageRecord
+from app.billing.models import (
+    BillingAccount,
+    Checkout,
+    CreditGrant,
+    Payment,
+    UsageRecord,
+    WebhookEvent,
+)
 from app.ingest.models import StagedAudio, Upload
 from app.mail.models import OutboundEmail
 from app.plugins.models import EventDelivery, IntegrationEvent, PluginSetting
@@ -28,6 +35,9 @@ __all__ = [
     "AiUsage",
     "ApiKey",
     "AuditEvent",
+    "BillingAccount",
+    "Checkout",
+    "CreditGrant",
     "EventDelivery",
     "Folder",
     "IntegrationEvent",
@@ -35,6 +45,7 @@ __all__ = [
     "Membership",
     "OAuthIdentity",
     "OutboundEmail",
+    "Payment",
     "PluginSetting",
     "PrivateContent",
     "PrivateKeyring",
@@ -50,5 +61,6 @@ __all__ = [
     "UsageRecord",
     "User",
     "UserToken",
+    "WebhookEvent",
     "Workspace",
 ]

@@ -11,6 +11,8 @@ import threading
 from redis import Redis
 from rq.cron import CronScheduler
 
+from workers.jobs.billing_grace import billing_grace
+from workers.jobs.billing_reconcile import billing_reconcile
 from workers.jobs.index_outbox import index_outbox
 from workers.jobs.reap_stalled import reap_stalled
 from workers.jobs.search_reconcile import search_reconcile
@@ -21,6 +23,9 @@ SWEEP_EVERY = 300
 # The outbox is drained on every change; this catches what a failed enqueue or a search
 # server outage left behind, well within the minute a deletion may take to leave search.
 DRAIN_EVERY = 30
+# Webhooks carry billing; these catch what they missed (a lost event, a grace period out).
+BILLING_RECONCILE_EVERY = 24 * 3600
+GRACE_EVERY = 3600
 
 
 def _register(scheduler: CronScheduler, reconcile_every: int) -> CronScheduler:
@@ -28,6 +33,10 @@ def _register(scheduler: CronScheduler, reconcile_every: int) -> CronScheduler:
     scheduler.register(sweep_audio, "default", interval=SWEEP_EVERY, job_timeout=600)
     scheduler.register(index_outbox, "index", interval=DRAIN_EVERY, job_timeout=600)
     scheduler.register(search_reconcile, "index", interval=reconcile_every * 60, job_timeout=3600)
+    scheduler.register(
+        billing_reconcile, "default", interval=BILLING_RECONCILE_EVERY, job_timeout=3600
+    )
+    scheduler.register(billing_grace, "default", interval=GRACE_EVERY, job_timeout=600)
     return scheduler
 
 

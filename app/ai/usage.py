@@ -1,5 +1,6 @@
-"""Token usage per workspace: recorded per run, summed per calendar month, limited by
-the plan (entitlements "ai_tokens_per_month")."""
+"""Token usage per workspace: recorded per run, summed per billing month (the same period
+as transcription minutes: it renews on the workspace's billing date), limited by the plan
+(entitlements "ai_tokens_per_month")."""
 
 from __future__ import annotations
 
@@ -10,19 +11,27 @@ from sqlalchemy import func, select
 
 from app.ai.models import AiUsage
 from app.ai.provider import Usage
-from app.billing import entitlements
+from app.billing import accounts, entitlements, periods
 from app.db import utcnow
 from app.errors import ServiceError
 from app.extensions import db
+from app.tenants.context import current_workspace_id
 
 
 class QuotaExceeded(ServiceError):
     status = 429
 
 
-def month_start(now: datetime | None = None) -> datetime:
-    now = now or utcnow()
-    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+def billing_period() -> periods.Period:
+    """The current workspace's billing month."""
+    workspace_id = current_workspace_id()
+    assert workspace_id is not None
+    return periods.current(accounts.get(workspace_id).period_anchor, utcnow())
+
+
+def month_start() -> datetime:
+    """When the current workspace's billing month began."""
+    return billing_period().start
 
 
 def record(
@@ -62,10 +71,11 @@ def check(workspace: entitlements.HasPlan, uses_language_model: bool) -> None:
         return
     used = tokens_this_month()
     if used >= allowance:
+        renews = billing_period().end
         raise QuotaExceeded(
             f"This workspace has used its {allowance:,} AI tokens for this month on "
-            f"{entitlements.plan_title(workspace)}. It renews on the 1st; a bigger plan has "
-            "more, and the extractive provider keeps working meanwhile."
+            f"{entitlements.plan_title(workspace)}. It renews on {renews:%-d %B}; a bigger plan "
+            "has more, and the extractive provider keeps working meanwhile."
         )
 
 

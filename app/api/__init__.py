@@ -52,6 +52,7 @@ class VerbatimApi(Api):
 
 def init_api(app: Flask) -> Api:
     from app.api.ai import bp as ai_bp
+    from app.api.billing import bp as billing_bp
     from app.api.editor import bp as editor_bp
     from app.api.exports import bp as exports_bp
     from app.api.organize import bp as organize_bp
@@ -87,6 +88,7 @@ def init_api(app: Flask) -> Api:
         organize_bp,
         search_bp,
         ai_bp,
+        billing_bp,
     ):
         api.register_blueprint(bp)
     app.extensions["verbatim.api"] = api

@@ -5,8 +5,10 @@ Plans are data (PLANS below), keyed by the name in `Workspace.plan`. A feature a
     allows(workspace, "share_password")      # may it use this feature at all?
     limit(workspace, "share_link_max_days")  # how much of it? None: no limit
 
-and says "no" in its own words, naming the plan (`plan_title(workspace)`). Billing sets
-`Workspace.plan`; nothing here charges or changes plans.
+and says "no" in its own words, naming the plan (`plan_title(workspace)`). Billing
+(app/billing/accounts.py) sets `Workspace.plan` to the plan in force; nothing here
+charges or changes plans. Minutes are the one entitlement that needs the period's usage:
+app/billing/metering.py answers it from these limits.
 
 A workspace whose plan name is unknown gets the free plan's rights: an unknown or retired
 name must never open paid features. Asking about a feature or limit that no plan defines
@@ -29,6 +31,27 @@ class Plan:
     features: frozenset[str] = frozenset()
     # None: unlimited. Every name in LIMITS must be present in every plan.
     limits: Mapping[str, int | None] = field(default_factory=dict)
+    # Price per seat and month, in the smallest unit of settings().billing_currency; 0: free.
+    price_cents: int = 0
+    # Billed per seat (team plans): the minutes allowance is per seat too.
+    per_seat: bool = False
+    # Most seats one subscription may buy.
+    max_seats: int = 1
+    # What the plan page says about it, one line each.
+    highlights: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CreditPack:
+    """Minutes bought once; used after the month's allowance, and they do not expire."""
+
+    name: str
+    minutes: int
+    price_cents: int
+
+    @property
+    def title(self) -> str:
+        return f"{self.minutes:,} minutes"
 
 
 # Every feature and limit a plan can grant, with what it means.
@@ -37,6 +60,10 @@ FEATURES: Mapping[str, str] = {
     "share_permanent": "Public links that never expire.",
 }
 LIMITS: Mapping[str, str] = {
+    "transcription_minutes_per_month": "Minutes of audio transcribed each billing month (per "
+    "seat on plans billed per seat); credits pay for more.",
+    "api_minutes_per_month": "Of those, how many the API may use; None: all of them.",
+    "max_file_minutes": "Longest recording one transcript may be.",
     "share_link_max_days": "Longest lifetime of a public link, in days.",
     "share_link_default_days": "Lifetime of a public link when none is asked for, in days.",
     "ai_tokens_per_month": "Language-model tokens (prompt and reply) AI features may use a "
@@ -48,7 +75,15 @@ PLANS: Mapping[str, Plan] = {
         name="free",
         title="Free",
         features=frozenset(),
+        highlights=(
+            "600 minutes a month (100 of them by API)",
+            "Files up to 2 hours",
+            "Links up to 30 days",
+        ),
         limits={
+            "transcription_minutes_per_month": 600,
+            "api_minutes_per_month": 100,
+            "max_file_minutes": 120,
             "share_link_max_days": 30,
             "share_link_default_days": 30,
             "ai_tokens_per_month": 200_000,
@@ -58,7 +93,18 @@ PLANS: Mapping[str, Plan] = {
         name="pro",
         title="Pro",
         features=frozenset({"share_password", "share_permanent"}),
+        price_cents=1200,
+        per_seat=True,
+        max_seats=10,
+        highlights=(
+            "2,000 minutes a month per seat",
+            "Files up to 5 hours",
+            "Permanent and password-protected links",
+        ),
         limits={
+            "transcription_minutes_per_month": 2000,
+            "api_minutes_per_month": None,
+            "max_file_minutes": 300,
             "share_link_max_days": None,
             "share_link_default_days": 30,
             "ai_tokens_per_month": 5_000_000,
@@ -68,12 +114,33 @@ PLANS: Mapping[str, Plan] = {
         name="business",
         title="Business",
         features=frozenset({"share_password", "share_permanent"}),
+        price_cents=2900,
+        per_seat=True,
+        max_seats=500,
+        highlights=(
+            "6,000 minutes a month per seat",
+            "Files up to 10 hours",
+            "Unlimited AI",
+        ),
         limits={
+            "transcription_minutes_per_month": 6000,
+            "api_minutes_per_month": None,
+            "max_file_minutes": 600,
             "share_link_max_days": None,
             "share_link_default_days": 30,
             "ai_tokens_per_month": None,
         },
     ),
+}
+
+
+CREDIT_PACKS: Mapping[str, CreditPack] = {
+    p.name: p
+    for p in (
+        CreditPack("pack_300", 300, 500),
+        CreditPack("pack_1000", 1000, 1500),
+        CreditPack("pack_5000", 5000, 6000),
+    )
 }
 
 
@@ -100,6 +167,15 @@ def limit(workspace: HasPlan, name: str) -> int | None:
     if name not in LIMITS:
         raise KeyError(f"unknown plan limit {name!r}")
     return plan_of(workspace).limits[name]
+
+
+def plan_named(name: str) -> Plan:
+    """A plan people may choose (checkout, the API); KeyError for any other name."""
+    return PLANS[name]
+
+
+def credit_pack(name: str) -> CreditPack:
+    return CREDIT_PACKS[name]
 
 
 def plan_title(workspace: HasPlan) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import ClientDisconnected
 
 from app.audit.service import record
+from app.billing import metering
 from app.db import as_utc, utcnow
 from app.errors import Conflict, NotFound, ServiceError, TooLarge
 from app.extensions import db
@@ -67,6 +68,7 @@ def create(
         raise ServiceError("Unknown upload source.", field="source")
     chosen = parse_options(options)
     sealed = contents.choose(user_id, private)
+    metering.require_some_left()
     name = " ".join((filename or "").replace("/", " ").replace("\\", " ").split())[:255]
     staged = staging.create()
     upload = Upload(
@@ -193,8 +195,8 @@ def finish(upload: Upload) -> list[Transcript]:
             private=bool(opts.get("private")),
         )
     except ServiceError as e:
-        # The keyring was reset while the file was arriving: nothing to seal it to, so
-        # nothing is queued and the audio goes, as with a file that is not audio.
+        # Out of minutes, or the keyring was reset while the file was arriving: nothing is
+        # queued and the audio goes, as with a file that is not audio.
         db.session.rollback()
         upload.status, upload.error = "failed", e.message[:500]
         staging.discard(staged)

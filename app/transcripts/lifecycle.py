@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
 
-from app.billing.models import UsageRecord
+from app.billing import metering
 from app.db import utcnow
 from app.extensions import db
 from app.ingest import staging
@@ -148,7 +148,7 @@ def _owned(transcript_id: uuid.UUID, token: str) -> Transcript | None:
 
 
 def complete(transcript_id: uuid.UUID, token: str, result: EngineResult) -> bool:
-    """Store the transcript and count its minutes, once; False if the claim was lost.
+    """Store the transcript and charge its minutes, once; False if the claim was lost.
 
     A private transcript's text is sealed to its owner's key instead (app/private/
     sealing.py): no segment, speaker or revision row, and the envelope is stored in the
@@ -175,7 +175,7 @@ def complete(transcript_id: uuid.UUID, token: str, result: EngineResult) -> bool
     t.progress = 1.0
     t.stage = "done"
     t.finished_at = utcnow()
-    _count_usage(t)
+    metering.charge(t)
     _release_audio(t)
     emit("transcript.completed", _event_data(t))
     db.session.commit()
@@ -232,21 +232,6 @@ def finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _count_usage(t: Transcript) -> None:
-    exists = db.session.scalar(
-        select(UsageRecord.id).where(UsageRecord.transcript_id == t.id).limit(1)
-    )
-    if exists is None:
-        db.session.add(
-            UsageRecord(
-                workspace_id=t.workspace_id,
-                transcript_id=t.id,
-                seconds=t.duration_seconds,
-                model=f"{t.engine}:{t.model}",
-            )
-        )
-
-
 def fail(transcript_id: uuid.UUID, token: str | None, message: str) -> bool:
     """Mark failed with a reason people can act on; False if the claim was lost."""
     query = select(Transcript).where(Transcript.id == transcript_id)
@@ -261,6 +246,7 @@ def fail(transcript_id: uuid.UUID, token: str | None, message: str) -> bool:
     t.source_url = None
     t.error = message[:MAX_ERROR]
     t.finished_at = utcnow()
+    metering.release(t)
     _release_audio(t)
     emit("transcript.failed", _event_data(t))
     db.session.commit()
@@ -308,6 +294,7 @@ def cancel(t: Transcript) -> None:
     t.source_url = None
     t.error = "Cancelled."
     t.finished_at = utcnow()
+    metering.release(t)
     _release_audio(t)
 
 

@@ -26,6 +26,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
+from app.billing import metering
 from app.errors import NotFound, ServiceError, refusal_status
 from app.extensions import db
 from app.forms import field as form_field
@@ -172,6 +173,8 @@ def _new_page(status: int = 200, *, error: ServiceError | None = None, form: Any
     form = form or {}
     selected = form.get("model") or selected
     chosen = next((c for c in choices if selected.startswith(f"{c.name}:")), None)
+    # What the workspace may still transcribe this month, next to the upload control.
+    minutes = metering.minutes(g.workspace)
     return render_template(
         "transcripts/new.html",
         choices=choices,
@@ -183,7 +186,10 @@ def _new_page(status: int = 200, *, error: ServiceError | None = None, form: Any
         form=form,
         keyring=contents.keyring_of(current_user.id),
         max_upload=human_bytes(cfg.upload_max_bytes),
-        max_duration=span(cfg.max_audio_seconds),
+        # The plan's longest file (never more than the installation takes).
+        max_duration=span(minutes.max_file),
+        minutes=minutes,
+        human_minutes=metering.human,
     ), status
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, or_, select
 
 from app.audit.service import record
+from app.billing import metering
 from app.db import utcnow
 from app.errors import NotFound, ServiceError
 from app.extensions import db
@@ -82,8 +83,9 @@ def start_from_staged(
     """Queue one transcript (two when comparing models) of audio already staged and probed.
 
     `private`: each is sealed, once finished, to the uploader's public key as it is now
-    (app/private/); refused when they have no keyring. The caller commits; jobs are
-    enqueued once it does.
+    (app/private/); refused when they have no keyring. Their minutes are reserved now
+    (app/billing/metering.py): a file longer than what is left is refused here, before any
+    work. The caller commits; jobs are enqueued once it does.
     """
     created = []
     for model, group in _runs(options):
@@ -107,6 +109,7 @@ def start_from_staged(
             contents.attach(t, uploader_id)
         lifecycle.enqueue_after_commit(t)
         created.append(t)
+    metering.reserve(created, info.duration_s, uploader_id)
     return created
 
 
@@ -125,6 +128,7 @@ def start_from_url(
 
     cfg = settings()
     sealed = contents.choose(uploader_id, private)
+    metering.require_some_left()
     try:
         url = validate_url(url, allow_http=cfg.url_allow_http)
     except UrlRefused as e:
@@ -148,6 +152,8 @@ def start_from_url(
         if sealed:
             contents.attach(t, uploader_id)
         created.append(t)
+    db.session.flush()
+    metering.open_records(created, uploader_id)
     lifecycle.enqueue_after_commit(created[0])
     record("transcript.created", target=created[0], details={"source": "url"})
     db.session.commit()
@@ -320,6 +326,7 @@ def retry(transcript_id: uuid.UUID) -> Transcript:
             "The audio of this transcript was deleted when it ended, as promised; "
             "upload the file again to retry."
         )
+    metering.reserve([t], t.duration_seconds, t.uploader_id)
     t.status = Status.QUEUED
     t.error = ""
     t.progress = 0.0

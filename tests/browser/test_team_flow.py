@@ -18,7 +18,7 @@ from tests.web import PASSWORD, unique_email
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = "/tmp/verbatim-members.png"
-ADMIN_TABS = ("API keys", "Plugins", "Audit log", "Settings")
+ADMIN_TABS = ("API keys", "Plugins", "Audit log", "Billing", "Settings")
 
 
 @dataclass

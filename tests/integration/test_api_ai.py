@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import datetime
 from typing import Any
 
 import jsonschema
@@ -26,7 +27,7 @@ from app.ai.citations import label
 from app.ai.models import AiMessage, AiSettings, AiSummary
 from app.ai.templates import BUILTIN
 from app.auth.models import ApiKey
-from app.billing import entitlements
+from app.billing import entitlements, periods
 from app.db import utcnow
 from app.transcripts.models import TranscriptSegment
 from tests.ai.meeting import MEETING
@@ -163,7 +164,10 @@ def test_the_provider_is_named_and_usage_counted_against_the_plan(team: Team) ->
         allowance,
     )
     assert usage["by_feature"] == []
-    assert usage["since"][:10] == utcnow().date().replace(day=1).isoformat()
+    # The AI allowance renews on the billing date, like minutes: a new workspace's billing
+    # month began when it was made.
+    began = periods.current(team.workspace.created_at, utcnow()).start
+    assert datetime.fromisoformat(usage["since"]) == began
 
 
 # --- summaries -------------------------------------------------------------------------------

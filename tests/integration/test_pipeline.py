@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import ROOT, create_app
-from app.billing.models import UsageRecord
+from app.billing.models import UsageRecord, UsageState
 from app.config import load_settings
 from app.extensions import db
 from app.ingest import staging, uploads
@@ -96,9 +96,13 @@ def _audio_gone(app, ws_id, tid) -> bool:
 
 
 def _usage(app, ws_id, tid) -> int:
+    """Minutes records charged for the transcript (a failed one's reservation is released,
+    not charged)."""
     with app.app_context(), workspace_scope(ws_id):
         return db.session.scalar(
-            select(func.count(UsageRecord.id)).where(UsageRecord.transcript_id == tid)
+            select(func.count(UsageRecord.id)).where(
+                UsageRecord.transcript_id == tid, UsageRecord.state == UsageState.CHARGED
+            )
         )
 
 

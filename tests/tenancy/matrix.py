@@ -14,6 +14,7 @@ from __future__ import annotations
 from tests.tenancy import (
     matrix_ai,
     matrix_ai_pages,
+    matrix_billing,
     matrix_editor,
     matrix_exports,
     matrix_organize,
@@ -26,6 +27,7 @@ from tests.tenancy import (
 _FEATURES = (
     matrix_ai,
     matrix_ai_pages,
+    matrix_billing,
     matrix_editor,
     matrix_exports,
     matrix_organize,
@@ -49,6 +51,7 @@ PUBLIC = {
     "google.callback",
     "api-docs.openapi_json",
     *matrix_shares.PUBLIC,
+    *matrix_billing.PUBLIC,
 }
 
 # Signed-in, about the person rather than a workspace (no workspace in the URL).

@@ -10,12 +10,15 @@ import uuid
 
 from sqlalchemy import select
 
+from app.billing import metering
+from app.billing.metering import QuotaExceeded
 from app.extensions import db
 from app.ingest import staging
 from app.ingest.probe import MediaRejected
 from app.ingest.uploads import probe_staged
 from app.ingest.url_fetch import FetchFailed, UrlRefused, fetch
 from app.settings import settings
+from app.tenants.models import Workspace
 from app.transcripts import lifecycle
 from app.transcripts.models import Status, Transcript
 from workers.heartbeat import Heartbeat
@@ -51,7 +54,7 @@ def fetch_url(transcript_id: str, workspace_id: str) -> str:
                         url,
                         writer,
                         max_bytes=cfg.url_max_bytes,
-                        max_duration_s=cfg.max_audio_seconds,
+                        max_duration_s=_max_duration(t),
                         extractors=cfg.url_extractor_list,
                         allow_private=cfg.outbound_allow_private,
                         allow_http=cfg.url_allow_http,
@@ -80,9 +83,15 @@ def fetch_url(transcript_id: str, workspace_id: str) -> str:
             staging.discard(staged)
             db.session.commit()
             return "cancelled"
-        for row in _group(t):
-            if row.status != Status.FETCHING:
-                continue
+        waiting = [row for row in _group(t) if row.status == Status.FETCHING]
+        try:
+            metering.reserve(waiting, info.duration_s)
+        except QuotaExceeded as e:
+            db.session.rollback()
+            staging.discard(staged)
+            _fail_group(tid, token, e.message)
+            return "failed: out of minutes"
+        for row in waiting:
             row.status = Status.QUEUED
             row.claim_token = None
             row.source_url = None
@@ -94,6 +103,12 @@ def fetch_url(transcript_id: str, workspace_id: str) -> str:
             lifecycle.enqueue_after_commit(row)
         db.session.commit()
         return f"fetched {result.bytes} bytes"
+
+
+def _max_duration(t: Transcript) -> float:
+    workspace = db.session.get(Workspace, t.workspace_id)
+    assert workspace is not None
+    return metering.max_file_seconds(workspace)
 
 
 def _group(t: Transcript) -> list[Transcript]:

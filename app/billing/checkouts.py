@@ -1,0 +1,233 @@
+"""Opening payment pages, and what happens when one is paid.
+
+A double click, a resubmitted form or a retried API call carries the same request key:
+the first makes the Checkout row (unique per workspace and key), every other one finds it
+and gets the same page. The processor call is idempotent on the row's id too, so two
+requests racing past each other still open one page, never two.
+
+Paying is applied from webhooks (app/billing/stripe_events.py, square_events.py) and,
+for any webhook that never came, from the daily reconcile; both go through `fulfil`,
+which grants a pack's minutes once per processor payment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.audit.service import record
+from app.billing import accounts, entitlements, square_gateway, stripe_gateway
+from app.billing.models import Checkout, CreditGrant
+from app.db import utcnow
+from app.errors import Conflict, ServiceError
+from app.extensions import db
+from app.settings import settings
+from app.tenants import services as tenants
+from app.tenants.models import Workspace
+
+PROCESSORS = ("stripe", "square")
+MAX_KEY = 64
+
+
+@dataclass(frozen=True)
+class Request:
+    """What someone asked to buy: a plan for some seats, or a credit pack."""
+
+    processor: str
+    plan: str | None = None
+    seats: int | None = None
+    pack: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "credits" if self.pack else "subscription"
+
+
+def _check(workspace: Workspace, want: Request) -> None:
+    if want.processor not in PROCESSORS:
+        raise ServiceError("Choose Stripe or Square.", field="processor")
+    enabled = stripe_gateway.enabled() if want.processor == "stripe" else square_gateway.enabled()
+    if not enabled:
+        raise ServiceError(
+            f"Payments through {want.processor.title()} are not set up on this server.",
+            field="processor",
+        )
+    if bool(want.pack) == bool(want.plan):
+        raise ServiceError("Choose a plan or a credit pack.", field="plan")
+    if want.pack:
+        if want.pack not in entitlements.CREDIT_PACKS:
+            raise ServiceError("There is no such credit pack.", field="pack")
+        return
+    if want.processor != "stripe":
+        raise ServiceError("Subscriptions are paid through Stripe.", field="processor")
+    check_plan(workspace, want.plan or "", want.seats)
+
+
+def check_plan(workspace: Workspace, plan_name: str, seats: int | None) -> int:
+    """The seats to bill for `plan_name`, or a refusal saying why not."""
+    plan = entitlements.PLANS.get(plan_name)
+    if plan is None or not plan.price_cents:
+        raise ServiceError("Choose Pro or Business.", field="plan")
+    if stripe_gateway.price_for(plan.name) is None:
+        raise ServiceError(f"{plan.title} is not for sale on this server.", field="plan")
+    if workspace.personal:
+        if seats not in (None, 1):
+            raise ServiceError(
+                "A personal workspace has one seat; create a team to buy more.", field="seats"
+            )
+        return 1
+    if seats is None or not 1 <= seats <= plan.max_seats:
+        raise ServiceError(
+            f"{plan.title} takes between 1 and {plan.max_seats} seats.", field="seats"
+        )
+    used = tenants.seats_used()
+    if seats < used:
+        raise ServiceError(
+            f"This workspace uses {used} seats (members and pending invitations); remove "
+            f"{used - seats} before going down to {seats}.",
+            field="seats",
+        )
+    return seats
+
+
+def _same(row: Checkout, want: Request) -> bool:
+    return (row.processor, row.plan, row.seats, row.pack) == (
+        want.processor,
+        want.plan,
+        want.seats,
+        want.pack,
+    )
+
+
+def start(
+    workspace: Workspace, want: Request, request_key: str, user_id: uuid.UUID | None
+) -> Checkout:
+    """The payment page for `want`: opened now, or the one this request key already
+    opened. Commits."""
+    key = (request_key or "").strip()
+    if not key or len(key) > MAX_KEY:
+        raise ServiceError("Reload the page and try again (the form's key is missing).")
+    seats = None if want.pack else (1 if workspace.personal else want.seats)
+    want = Request(want.processor, want.plan or None, seats, want.pack or None)
+    row = _find(key)
+    if row is None:
+        _check(workspace, want)
+        row = Checkout(
+            request_key=key,
+            processor=want.processor,
+            kind=want.kind,
+            plan=want.plan,
+            seats=want.seats,
+            pack=want.pack,
+            created_by_id=user_id,
+        )
+        db.session.add(row)
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same click, a moment ahead of us
+            db.session.rollback()
+            row = _find(key)
+            assert row is not None
+    if not _same(row, want):
+        raise Conflict("This form was already used for another purchase; reload the page.")
+    if row.status != "open":
+        raise Conflict(f"This purchase is already {row.status}.")
+    if not row.url:
+        _open(workspace, row)
+        record("billing.checkout_opened", target=row, details=_details(row))
+        db.session.commit()
+    return row
+
+
+def _find(key: str) -> Checkout | None:
+    return db.session.scalar(select(Checkout).where(Checkout.request_key == key))
+
+
+def _details(row: Checkout) -> dict[str, Any]:
+    return {"processor": row.processor, "plan": row.plan, "seats": row.seats, "pack": row.pack}
+
+
+def _urls(workspace: Workspace) -> tuple[str, str]:
+    base = settings().base_url.rstrip("/") + f"/w/{workspace.slug}/billing"
+    return base + "?paid=1", base + "?cancelled=1"
+
+
+def _open(workspace: Workspace, row: Checkout) -> None:
+    success, cancel = _urls(workspace)
+    pack = entitlements.CREDIT_PACKS[row.pack] if row.pack else None
+    if row.processor == "square":
+        assert pack is not None
+        link = square_gateway.payment_link(
+            pack=pack,
+            workspace_id=str(workspace.id),
+            checkout_id=str(row.id),
+            redirect_url=success,
+            key=f"verbatim-checkout-{row.id}",
+        )
+        row.external_id, row.url = link.order_id, link.url
+        return
+    customer = stripe_customer(workspace)
+    session = stripe_gateway.checkout(
+        customer=customer,
+        workspace_id=str(workspace.id),
+        checkout_id=str(row.id),
+        success_url=success,
+        cancel_url=cancel,
+        key=f"verbatim-checkout-{row.id}",
+        plan=row.plan,
+        seats=row.seats,
+        pack=pack,
+    )
+    row.external_id, row.url = session.id, session.url
+
+
+def stripe_customer(workspace: Workspace) -> str:
+    """The workspace's Stripe customer, made once (idempotent on the account's id)."""
+    account = accounts.get(workspace.id)
+    if account.stripe_customer_id:
+        return account.stripe_customer_id
+    customer = stripe_gateway.create_customer(
+        str(workspace.id), workspace.name, None, key=f"verbatim-customer-{account.id}"
+    )
+    account.stripe_customer_id = customer
+    db.session.flush()
+    return customer
+
+
+def fulfil(row: Checkout, *, processor: str, reference: str) -> bool:
+    """A paid checkout: grant its pack once per processor payment, mark it completed.
+    True when minutes were granted now. The caller holds the workspace scope and commits."""
+    row.status = "completed"
+    row.completed_at = row.completed_at or utcnow()
+    if not row.pack:
+        return False
+    pack = entitlements.CREDIT_PACKS[row.pack]
+    exists = db.session.scalar(
+        select(CreditGrant.id).where(
+            CreditGrant.processor == processor, CreditGrant.reference == reference
+        )
+    )
+    if exists is not None:
+        return False
+    accounts.get(row.workspace_id, lock=True)
+    db.session.add(
+        CreditGrant(
+            workspace_id=row.workspace_id,
+            processor=processor,
+            reference=reference,
+            pack=pack.name,
+            seconds=pack.minutes * 60.0,
+            user_id=row.created_by_id,
+        )
+    )
+    record(
+        "billing.credits_added",
+        target=row,
+        details={"pack": pack.name, "minutes": pack.minutes, "processor": processor},
+        workspace_id=row.workspace_id,
+    )
+    return True

@@ -1,0 +1,276 @@
+"""Minutes: what a workspace may still transcribe, and counting what it did, once.
+
+The month's allowance (the plan's minutes, times seats on plans billed per seat) is spent
+first, then credits. A transcript reserves its minutes when it is queued, under the
+account's lock, so two uploads at once cannot both spend the last minutes; it is charged
+when it completes and released when it fails or is cancelled. A file longer than what is
+left is refused before any work, with what is left and how to get more.
+
+API use counts against the month's allowance like any other, and on plans that cap it
+(the free plan's 100 minutes) also against that cap; credits pay for either beyond it.
+A model comparison transcribes the file once per model, and each run is counted.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import g, has_request_context
+from sqlalchemy import and_, case, func, select
+
+from app.billing import accounts, entitlements, periods
+from app.billing.models import CreditGrant, UsageRecord, UsageState
+from app.db import utcnow
+from app.errors import ServiceError
+from app.extensions import db
+from app.settings import settings
+from app.tenants.context import current_workspace_id
+from app.tenants.models import Workspace
+from app.transcripts.models import Transcript
+
+COUNTED = (UsageState.RESERVED, UsageState.CHARGED)
+# Float sums of many durations drift by fractions of a millisecond; never refuse on that.
+EPSILON = 0.01
+
+
+class QuotaExceeded(ServiceError):
+    """Out of minutes (402: paying makes the same request work)."""
+
+    status = 402
+
+
+@dataclass(frozen=True)
+class Minutes:
+    """A workspace's minutes this period, in seconds; None: no limit."""
+
+    plan: str
+    period: periods.Period
+    included: float | None
+    used: float  # of the allowance, running and finished
+    api_included: float | None
+    api_used: float
+    credits: float
+    max_file: float
+
+    def allowance_left(self, via: str = "web") -> float | None:
+        left = None if self.included is None else max(0.0, self.included - self.used)
+        if via == "api" and self.api_included is not None:
+            api_left = max(0.0, self.api_included - self.api_used)
+            left = api_left if left is None else min(left, api_left)
+        return left
+
+    def left(self, via: str = "web") -> float | None:
+        allowance = self.allowance_left(via)
+        return None if allowance is None else allowance + self.credits
+
+
+def current_via() -> str:
+    """ "api" inside an API-key request, else "web" (a job's records keep theirs)."""
+    return "api" if has_request_context() and g.get("api_key") is not None else "web"
+
+
+def minutes(workspace: Workspace, now: datetime | None = None) -> Minutes:
+    account = accounts.get(workspace.id)
+    return _minutes(workspace, account.period_anchor, now or utcnow())
+
+
+def _minutes(workspace: Workspace, anchor: datetime, now: datetime) -> Minutes:
+    period = periods.current(anchor, now)
+    plan = entitlements.plan_of(workspace)
+    per_month = entitlements.limit(workspace, "transcription_minutes_per_month")
+    api_month = entitlements.limit(workspace, "api_minutes_per_month")
+    seats = max(1, workspace.seat_limit) if plan.per_seat else 1
+    counted = UsageRecord.state.in_(COUNTED)
+    in_period = and_(counted, UsageRecord.period_start >= period.start)
+    usage = select(
+        func.coalesce(func.sum(case((in_period, UsageRecord.allowance_seconds), else_=0.0)), 0),
+        func.coalesce(
+            func.sum(case((and_(in_period, UsageRecord.via == "api"), UsageRecord.seconds))), 0
+        ),
+        func.coalesce(func.sum(case((counted, UsageRecord.credit_seconds), else_=0.0)), 0),
+    ).where(UsageRecord.workspace_id == workspace.id)
+    bought = (
+        select(func.coalesce(func.sum(CreditGrant.seconds), 0))
+        .where(CreditGrant.workspace_id == workspace.id)
+        .scalar_subquery()
+    )
+    used, api_used, credit_used, granted = db.session.execute(usage.add_columns(bought)).one()
+    return Minutes(
+        plan=plan.title,
+        period=period,
+        included=None if per_month is None else per_month * 60.0 * seats,
+        used=float(used),
+        api_included=None if api_month is None else api_month * 60.0,
+        api_used=float(api_used),
+        credits=max(0.0, float(granted) - float(credit_used)),
+        max_file=_max_file(workspace),
+    )
+
+
+def _max_file(workspace: Workspace) -> float:
+    ceiling = float(settings().max_audio_seconds)
+    plan = entitlements.limit(workspace, "max_file_minutes")
+    return ceiling if plan is None else min(ceiling, plan * 60.0)
+
+
+def max_file_seconds(workspace: Workspace) -> float:
+    """The longest recording the workspace's plan takes (and the installation allows)."""
+    return _max_file(workspace)
+
+
+def human(seconds: float) -> str:
+    """Minutes as people read them: "1 h 05 min", "12 min", "20 s"."""
+    whole = math.floor(seconds / 60 + 1e-9)
+    if whole < 1:
+        return f"{math.floor(max(0.0, seconds))} s" if seconds >= 1 else "0 min"
+    hours, mins = divmod(whole, 60)
+    return f"{hours} h {mins:02d} min" if hours else f"{mins} min"
+
+
+def _renews(m: Minutes) -> str:
+    return f"{m.period.end:%-d %B}"
+
+
+def _how_to_get_more() -> str:
+    return "An admin can buy credits or move to a bigger plan on the workspace's Billing page."
+
+
+def refusal(m: Minutes, needed: float, via: str) -> str:
+    """Why `needed` seconds cannot run: what is left, when it renews, how to get more."""
+    allowance = m.allowance_left(via) or 0.0
+    api = " of the API's" if via == "api" and m.api_included is not None else ""
+    credits = f" and {human(m.credits)} of credits" if m.credits >= 60 else " and no credits"
+    return (
+        f"This needs {human(needed)}, but this workspace has {human(allowance)}{api} left "
+        f"on the {m.plan} plan this month (it renews on {_renews(m)}){credits}. "
+        + _how_to_get_more()
+    )
+
+
+def require_some_left(workspace: Workspace | None = None) -> Minutes:
+    """Refuse an upload or link at once when nothing at all is left (the exact length is
+    checked when the file has been probed). Default: the current workspace."""
+    workspace = workspace or db.session.get(Workspace, current_workspace_id())
+    assert workspace is not None
+    m = minutes(workspace)
+    via = current_via()
+    left = m.left(via)
+    if left is not None and left < 1.0:
+        raise QuotaExceeded(refusal(m, 60.0, via).replace("This needs 1 min, but t", "T", 1))
+    return m
+
+
+def open_records(transcripts: Sequence[Transcript], user_id: uuid.UUID | None) -> None:
+    """Note who asked and how (web or API) for transcripts whose length is not known yet
+    (links): their minutes are reserved once the download has been probed."""
+    via = current_via()
+    for t in transcripts:
+        db.session.add(
+            UsageRecord(
+                workspace_id=t.workspace_id,
+                transcript_id=t.id,
+                user_id=user_id,
+                via=via,
+                state=UsageState.RESERVED,
+                seconds=0.0,
+                period_start=utcnow(),
+                model=f"{t.engine}:{t.model}",
+            )
+        )
+
+
+def reserve(
+    transcripts: Sequence[Transcript], seconds: float, user_id: uuid.UUID | None = None
+) -> None:
+    """Hold `seconds` for each transcript (a comparison is one per model), or refuse them
+    all with QuotaExceeded. Added to the caller's transaction; the account stays locked
+    until it ends."""
+    if not transcripts:
+        return
+    workspace = db.session.get(Workspace, transcripts[0].workspace_id)
+    assert workspace is not None
+    account = accounts.get(workspace.id, lock=True)
+    db.session.flush()
+    m = _minutes(workspace, account.period_anchor, utcnow())
+    if seconds > m.max_file + EPSILON:
+        raise QuotaExceeded(
+            f"This recording is {human(seconds)}; {m.plan} takes files up to "
+            f"{human(m.max_file)}. " + _bigger_files(workspace)
+        )
+    records = [_record(t, user_id) for t in transcripts]
+    via = records[0].via
+    allowance = m.allowance_left(via)
+    credits = m.credits
+    needed = seconds * len(transcripts)
+    if allowance is not None and needed > allowance + credits + EPSILON:
+        raise QuotaExceeded(refusal(m, needed, via))
+    for record in records:
+        _allocate(record, seconds, allowance, m.period.start)
+        if allowance is not None:
+            allowance = max(0.0, allowance - record.allowance_seconds)
+
+
+def _bigger_files(workspace: Workspace) -> str:
+    own = entitlements.limit(workspace, "max_file_minutes") or 0
+    bigger = [
+        p.title
+        for p in entitlements.PLANS.values()
+        if (p.limits["max_file_minutes"] or 0) > own and p.price_cents
+    ]
+    if not bigger:
+        return "Split the recording into parts."
+    return f"{' and '.join(bigger)} take longer files; an admin can change plans on Billing."
+
+
+def _record(t: Transcript, user_id: uuid.UUID | None) -> UsageRecord:
+    record = db.session.scalar(select(UsageRecord).where(UsageRecord.transcript_id == t.id))
+    if record is None:
+        record = UsageRecord(
+            workspace_id=t.workspace_id,
+            transcript_id=t.id,
+            user_id=user_id,
+            via=current_via(),
+            model=f"{t.engine}:{t.model}",
+        )
+        db.session.add(record)
+    return record
+
+
+def _allocate(
+    record: UsageRecord, seconds: float, allowance: float | None, period_start: datetime
+) -> None:
+    from_allowance = seconds if allowance is None else min(seconds, allowance)
+    record.state = UsageState.RESERVED
+    record.seconds = seconds
+    record.allowance_seconds = from_allowance
+    record.credit_seconds = seconds - from_allowance
+    record.period_start = period_start
+    record.charged_at = None
+
+
+def charge(t: Transcript) -> None:
+    """Count a finished transcript for good, once. Work that was never reserved (queued
+    before billing existed) is counted now, even past the allowance: it is done."""
+    record = db.session.scalar(select(UsageRecord).where(UsageRecord.transcript_id == t.id))
+    if record is not None and record.state == UsageState.CHARGED:
+        return
+    if record is None or record.state == UsageState.RELEASED or record.seconds <= 0:
+        workspace = db.session.get(Workspace, t.workspace_id)
+        assert workspace is not None
+        account = accounts.get(workspace.id, lock=True)
+        m = _minutes(workspace, account.period_anchor, utcnow())
+        record = record or _record(t, t.uploader_id)
+        _allocate(record, t.duration_seconds, m.allowance_left(record.via), m.period.start)
+    record.state = UsageState.CHARGED
+    record.charged_at = utcnow()
+
+
+def release(t: Transcript) -> None:
+    """Give a failed or cancelled transcript's minutes back."""
+    record = db.session.scalar(select(UsageRecord).where(UsageRecord.transcript_id == t.id))
+    if record is not None and record.state == UsageState.RESERVED:
+        record.state = UsageState.RELEASED
