@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/ai.py
 	$(BIN)/python bench/private.py
+	$(BIN)/python bench/billing.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -64,6 +64,11 @@ def _check(workspace: Workspace, want: Request) -> None:
         return
     if want.processor != "stripe":
         raise ServiceError("Subscriptions are paid through Stripe.", field="processor")
+    if accounts.get(workspace.id).stripe_subscription_id:
+        # A second subscription would bill twice; an existing one is changed in place.
+        raise Conflict(
+            "This workspace already has a subscription; change its plan or seats instead."
+        )
     check_plan(workspace, want.plan or "", want.seats)
 
 

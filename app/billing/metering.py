@@ -86,19 +86,25 @@ def _minutes(workspace: Workspace, anchor: datetime, now: datetime) -> Minutes:
     seats = max(1, workspace.seat_limit) if plan.per_seat else 1
     counted = UsageRecord.state.in_(COUNTED)
     in_period = and_(counted, UsageRecord.period_start >= period.start)
-    usage = select(
-        func.coalesce(func.sum(case((in_period, UsageRecord.allowance_seconds), else_=0.0)), 0),
-        func.coalesce(
-            func.sum(case((and_(in_period, UsageRecord.via == "api"), UsageRecord.seconds))), 0
-        ),
-        func.coalesce(func.sum(case((counted, UsageRecord.credit_seconds), else_=0.0)), 0),
-    ).where(UsageRecord.workspace_id == workspace.id)
+    mine = UsageRecord.workspace_id == workspace.id
+    period_sums = select(
+        func.coalesce(func.sum(UsageRecord.allowance_seconds), 0),
+        func.coalesce(func.sum(case((UsageRecord.via == "api", UsageRecord.seconds))), 0),
+    ).where(mine, in_period)
+    # All-time, but only the few rows that used credits (an index range, not history).
+    credit_used = (
+        select(func.coalesce(func.sum(UsageRecord.credit_seconds), 0))
+        .where(mine, counted, UsageRecord.credit_seconds > 0)
+        .scalar_subquery()
+    )
     bought = (
         select(func.coalesce(func.sum(CreditGrant.seconds), 0))
         .where(CreditGrant.workspace_id == workspace.id)
         .scalar_subquery()
     )
-    used, api_used, credit_used, granted = db.session.execute(usage.add_columns(bought)).one()
+    used, api_used, credit_used, granted = db.session.execute(
+        period_sums.add_columns(credit_used, bought)
+    ).one()
     return Minutes(
         plan=plan.title,
         period=period,
@@ -191,17 +197,18 @@ def reserve(
     until it ends."""
     if not transcripts:
         return
+    # A transcript made in this transaction has no record yet: no need to look for one.
+    fresh = {t.id for t in transcripts if t in db.session.new}
     workspace = db.session.get(Workspace, transcripts[0].workspace_id)
     assert workspace is not None
     account = accounts.get(workspace.id, lock=True)
-    db.session.flush()
     m = _minutes(workspace, account.period_anchor, utcnow())
     if seconds > m.max_file + EPSILON:
         raise QuotaExceeded(
             f"This recording is {human(seconds)}; {m.plan} takes files up to "
             f"{human(m.max_file)}. " + _bigger_files(workspace)
         )
-    records = [_record(t, user_id) for t in transcripts]
+    records = [_record(t, user_id, fresh=t.id in fresh) for t in transcripts]
     via = records[0].via
     allowance = m.allowance_left(via)
     credits = m.credits
@@ -226,8 +233,12 @@ def _bigger_files(workspace: Workspace) -> str:
     return f"{' and '.join(bigger)} take longer files; an admin can change plans on Billing."
 
 
-def _record(t: Transcript, user_id: uuid.UUID | None) -> UsageRecord:
-    record = db.session.scalar(select(UsageRecord).where(UsageRecord.transcript_id == t.id))
+def _record(t: Transcript, user_id: uuid.UUID | None, *, fresh: bool = False) -> UsageRecord:
+    record = (
+        None
+        if fresh
+        else db.session.scalar(select(UsageRecord).where(UsageRecord.transcript_id == t.id))
+    )
     if record is None:
         record = UsageRecord(
             workspace_id=t.workspace_id,

@@ -29,7 +29,11 @@ class UsageRecord(WorkspaceScoped, IdMixin, TimestampMixin, Base):
     deliveries; the row outlives the transcript."""
 
     __tablename__ = "usage_records"
-    __table_args__ = (Index("ix_usage_records_workspace_period", "workspace_id", "period_start"),)
+    __table_args__ = (
+        Index("ix_usage_records_workspace_period", "workspace_id", "period_start"),
+        # Credits used are summed over all time, but only rows that used any are read.
+        Index("ix_usage_records_workspace_credit", "workspace_id", "credit_seconds"),
+    )
 
     transcript_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("transcripts.id", ondelete="SET NULL"), unique=True

@@ -109,9 +109,17 @@ def _settle(checkout_id: uuid.UUID, ws: uuid.UUID) -> bool:
         granted = False
         if session.get("payment_status") == "paid":
             granted = checkouts.fulfil(row, processor="stripe", reference=row.external_id)
+            if row.kind == "subscription" and session.get("subscription"):
+                # Every event of this purchase was lost: the subscription as Stripe has it.
+                sub = stripe_gateway.retrieve_subscription(str(session["subscription"]))
+                if sub is not None:
+                    account = accounts.get(ws, lock=True)
+                    if session.get("customer") and not account.stripe_customer_id:
+                        account.stripe_customer_id = str(session["customer"])
+                    apply_state(account, stripe_gateway.read_subscription(sub), utcnow())
             if row.kind == "credits":
-                method = stripe_gateway.payment_method_type(intent_id=session.get("payment_intent"))
-                note_pack(row, session, utcnow(), method)
+                paid = stripe_gateway.payment_details(intent_id=session.get("payment_intent"))
+                note_pack(row, session, utcnow(), paid)
         elif session.get("status") == "expired" or _too_old(row):
             row.status = "expired"
         db.session.commit()

@@ -45,8 +45,12 @@ def handling(event: dict[str, Any]) -> Handling:
     if kind in ("invoice.paid", "invoice.payment_failed"):
         paid = kind == "invoice.paid"
         return Handling(
-            lambda: stripe_gateway.payment_method_type(invoice_id=obj.get("id")) if paid else "",
-            lambda method: _invoice(obj, at, paid, method),
+            lambda: (
+                stripe_gateway.payment_details(invoice_id=obj.get("id"))
+                if paid
+                else stripe_gateway.PaymentDetails()
+            ),
+            lambda found: _invoice(obj, at, paid, found),
         )
     return Handling(_nothing, lambda _: (None, "ignored: not handled"))
 
@@ -103,7 +107,7 @@ def _subscription(obj: dict[str, Any], at: datetime, deleted: bool) -> Outcome:
 def _session_lookups(obj: dict[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if obj.get("mode") == "payment" and obj.get("payment_intent"):
-        found["method"] = stripe_gateway.payment_method_type(intent_id=str(obj["payment_intent"]))
+        found["payment"] = stripe_gateway.payment_details(intent_id=str(obj["payment_intent"]))
     if obj.get("mode") == "subscription" and obj.get("subscription"):
         # Stripe does not promise to deliver subscription.created before this event: read
         # the subscription, so the plan is in force whichever comes first.
@@ -125,7 +129,7 @@ def _session(obj: dict[str, Any], at: datetime, found: dict[str, Any]) -> Outcom
             return "waiting: not paid yet"
         if row.kind == "credits":
             granted = checkouts.fulfil(row, processor="stripe", reference=str(obj["id"]))
-            note_pack(row, obj, at, found.get("method", ""))
+            note_pack(row, obj, at, found.get("payment") or stripe_gateway.PaymentDetails())
             return "credits granted" if granted else "credits: already granted"
         checkouts.fulfil(row, processor="stripe", reference=str(obj["id"]))
         sub = found.get("subscription")
@@ -144,7 +148,9 @@ def _checkout(checkout_id: Any, session_id: Any) -> Checkout | None:
     return db.session.scalar(query.where(Checkout.external_id == str(session_id)))
 
 
-def note_pack(row: Checkout, obj: dict[str, Any], at: datetime, method: str) -> None:
+def note_pack(
+    row: Checkout, obj: dict[str, Any], at: datetime, paid: stripe_gateway.PaymentDetails
+) -> None:
     pack = entitlements.CREDIT_PACKS[row.pack or ""]
     payments.note(
         row.workspace_id,
@@ -155,8 +161,9 @@ def note_pack(row: Checkout, obj: dict[str, Any], at: datetime, method: str) -> 
         amount_cents=int(obj.get("amount_total") or pack.price_cents),
         currency=str(obj.get("currency") or "usd"),
         status="paid",
-        method_type=method,
+        method_type=paid.method_type,
         occurred_at=at,
+        receipt_url=paid.receipt_url,
     )
 
 
@@ -173,7 +180,9 @@ def _expired(obj: dict[str, Any]) -> Outcome:
     return _in_workspace(obj.get("customer"), metadata.get("workspace_id"), change)
 
 
-def _invoice(obj: dict[str, Any], at: datetime, paid: bool, method: str) -> Outcome:
+def _invoice(
+    obj: dict[str, Any], at: datetime, paid: bool, found: stripe_gateway.PaymentDetails
+) -> Outcome:
     subscription = stripe_gateway.invoice_subscription(obj)
     details = ((obj.get("parent") or {}).get("subscription_details") or {}).get("metadata") or {}
 
@@ -190,9 +199,9 @@ def _invoice(obj: dict[str, Any], at: datetime, paid: bool, method: str) -> Outc
             amount_cents=int(amount or 0),
             currency=str(obj.get("currency") or "usd"),
             status="paid" if paid else "failed",
-            method_type=method,
+            method_type=found.method_type,
             occurred_at=at,
-            receipt_url=str(obj.get("hosted_invoice_url") or ""),
+            receipt_url=str(obj.get("hosted_invoice_url") or found.receipt_url),
         )
         if subscription is None or subscription != account.stripe_subscription_id:
             return "recorded"

@@ -191,18 +191,29 @@ def retrieve_subscription(subscription_id: str) -> dict[str, Any] | None:
         raise ProcessorError("Stripe could not be reached.") from None
 
 
-def _method_of_intent(intent_id: str) -> str:
+@dataclass(frozen=True)
+class PaymentDetails:
+    """How a payment was made, for the transaction record: the method's type only
+    ("card", "link", "sepa_debit"), never its number or brand; and the receipt."""
+
+    method_type: str = ""
+    receipt_url: str = ""
+
+
+def _details_of_intent(intent_id: str) -> PaymentDetails:
     intent = client().v1.payment_intents.retrieve(intent_id, {"expand": ["latest_charge"]})
-    intent = intent.to_dict()
-    charge = intent.get("latest_charge")
-    details = charge.get("payment_method_details") if isinstance(charge, dict) else None
-    # The type only ("card", "link", "sepa_debit"): never the card's number or brand.
-    return str(details.get("type") or "") if details else ""
+    charge = intent.to_dict().get("latest_charge")
+    if not isinstance(charge, dict):
+        return PaymentDetails()
+    details = charge.get("payment_method_details") or {}
+    return PaymentDetails(str(details.get("type") or ""), str(charge.get("receipt_url") or ""))
 
 
-def payment_method_type(*, intent_id: str | None = None, invoice_id: str | None = None) -> str:
-    """How a payment was made, for the transaction record; "" when Stripe cannot say
-    (the record is still kept: it must not depend on this lookup)."""
+def payment_details(
+    *, intent_id: str | None = None, invoice_id: str | None = None
+) -> PaymentDetails:
+    """Empty when Stripe cannot say: the record is still kept, it must not depend on
+    this lookup."""
     try:
         if invoice_id and not intent_id:
             payments = client().v1.invoice_payments.list({"invoice": invoice_id}).to_dict()
@@ -211,10 +222,10 @@ def payment_method_type(*, intent_id: str | None = None, invoice_id: str | None 
                 if payment.get("payment_intent"):
                     intent_id = str(payment["payment_intent"])
                     break
-        return _method_of_intent(intent_id) if intent_id else ""
+        return _details_of_intent(intent_id) if intent_id else PaymentDetails()
     except stripe.StripeError as e:
-        log.warning("stripe payment method lookup failed: %s", type(e).__name__)
-        return ""
+        log.warning("stripe payment details lookup failed: %s", type(e).__name__)
+        return PaymentDetails()
 
 
 @dataclass(frozen=True)

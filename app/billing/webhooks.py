@@ -47,6 +47,11 @@ def receive_stripe(body: bytes, signature: str | None) -> str:
         event = stripe_gateway.verify(body, signature)
     except (stripe.SignatureVerificationError, ValueError) as e:
         log.warning("stripe webhook refused: %s", type(e).__name__)
+        if "tolerance" in str(e):  # a replay, or this server's clock is off
+            raise SignatureRejected(
+                "The signature's timestamp is outside the tolerance (replayed, or the "
+                "clocks disagree)."
+            ) from None
         raise SignatureRejected("The signature does not match this body.") from None
     return process("stripe", str(event["id"]), str(event["type"]), stripe_events.handling(event))
 

@@ -215,7 +215,12 @@ def invite(workspace: Workspace, actor_role: Role, email: str, role: str) -> tup
     if seats_used() >= workspace.seat_limit:
         db.session.rollback()
         raise ServiceError(
-            f"All {workspace.seat_limit} seats are taken (members and pending invitations). "
+            (
+                f"All {workspace.seat_limit} seats are taken"
+                if workspace.seat_limit != 1
+                else "The one seat is taken"
+            )
+            + " (members and pending invitations). "
             "Remove someone or revoke an invitation first.",
             field="email",
         )
