@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from app.ai.models import AiUsage
 from app.ai.provider import Usage
 from app.billing import accounts, entitlements, periods
-from app.db import utcnow
 from app.errors import ServiceError
 from app.extensions import db
 from app.tenants.context import current_workspace_id
@@ -26,7 +25,7 @@ def billing_period() -> periods.Period:
     """The current workspace's billing month."""
     workspace_id = current_workspace_id()
     assert workspace_id is not None
-    return periods.current(accounts.get(workspace_id).period_anchor, utcnow())
+    return accounts.period(workspace_id)
 
 
 def month_start() -> datetime:

@@ -12,7 +12,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from app.api.blueprint import api_blueprint
 from app.api.transcript_schemas import ProblemOut
 from app.api.transcripts import problem
-from app.billing import checkouts, reports, stripe_gateway, subscriptions
+from app.billing import accounts, checkouts, reports, stripe_gateway, subscriptions, urls
 from app.billing.models import Checkout
 from app.errors import ServiceError
 from app.extensions import db
@@ -159,11 +159,11 @@ def get_billing() -> Any:
 @bp.response(200, BillingUsageOut)
 def get_usage() -> Any:
     """This period's minutes by day (UTC) and by member."""
-    period = reports.overview(g.workspace).minutes.period
+    usage = reports.usage(accounts.period(g.workspace.id))
     return {
-        "period": {"start": period.start, "end": period.end},
-        "by_day": [{"date": d, "minutes": m} for d, m in reports.by_day(period)],
-        "by_member": reports.by_member(period),
+        "period": {"start": usage.period.start, "end": usage.period.end},
+        "by_day": [{"date": d, "minutes": m} for d, m in usage.by_day],
+        "by_member": usage.by_member,
     }
 
 
@@ -242,7 +242,7 @@ def open_portal() -> Any:
     """A Stripe Customer Portal link: card, plan, invoices and cancellation."""
     try:
         customer = checkouts.stripe_customer(g.workspace)
-        url = stripe_gateway.portal(customer, reports.billing_url(g.workspace))
+        url = stripe_gateway.portal(customer, urls.billing_page(g.workspace))
     except ServiceError as e:
         return problem(e)
     db.session.commit()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.billing import entitlements, notices
+from app.billing import entitlements, notices, periods
 from app.billing.models import BillingAccount
 from app.db import as_utc, utcnow
 from app.extensions import db
@@ -65,6 +65,11 @@ def get(workspace_id: uuid.UUID, *, lock: bool = False) -> BillingAccount:
         row = db.session.scalar(query.execution_options(populate_existing=True))
         assert row is not None
         return row
+
+
+def period(workspace_id: uuid.UUID, now: datetime | None = None) -> periods.Period:
+    """The workspace's billing month now: minutes and AI tokens renew at its end."""
+    return periods.current(get(workspace_id).period_anchor, now or utcnow())
 
 
 def plan_in_force(account: BillingAccount, now: datetime | None = None) -> str:

@@ -20,12 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.service import record
-from app.billing import accounts, entitlements, square_gateway, stripe_gateway
+from app.billing import accounts, entitlements, square_gateway, stripe_gateway, urls
 from app.billing.models import Checkout, CreditGrant
 from app.db import utcnow
 from app.errors import Conflict, ServiceError
 from app.extensions import db
-from app.settings import settings
 from app.tenants import services as tenants
 from app.tenants.models import Workspace
 
@@ -156,13 +155,9 @@ def _details(row: Checkout) -> dict[str, Any]:
     return {"processor": row.processor, "plan": row.plan, "seats": row.seats, "pack": row.pack}
 
 
-def _urls(workspace: Workspace) -> tuple[str, str]:
-    base = settings().base_url.rstrip("/") + f"/w/{workspace.slug}/billing"
-    return base + "?paid=1", base + "?cancelled=1"
-
-
 def _open(workspace: Workspace, row: Checkout) -> None:
-    success, cancel = _urls(workspace)
+    page = urls.billing_page(workspace)
+    success, cancel = page + "?paid=1", page + "?cancelled=1"
     pack = entitlements.CREDIT_PACKS[row.pack] if row.pack else None
     if row.processor == "square":
         assert pack is not None

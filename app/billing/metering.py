@@ -23,7 +23,7 @@ from flask import g, has_request_context
 from sqlalchemy import and_, case, func, select
 
 from app.billing import accounts, entitlements, periods
-from app.billing.models import CreditGrant, UsageRecord, UsageState
+from app.billing.models import BillingAccount, CreditGrant, UsageRecord, UsageState
 from app.db import utcnow
 from app.errors import ServiceError
 from app.extensions import db
@@ -73,8 +73,11 @@ def current_via() -> str:
     return "api" if has_request_context() and g.get("api_key") is not None else "web"
 
 
-def minutes(workspace: Workspace, now: datetime | None = None) -> Minutes:
-    account = accounts.get(workspace.id)
+def minutes(
+    workspace: Workspace, account: BillingAccount | None = None, now: datetime | None = None
+) -> Minutes:
+    """`account`: the workspace's, when the caller has it already."""
+    account = account or accounts.get(workspace.id)
     return _minutes(workspace, account.period_anchor, now or utcnow())
 
 
@@ -113,19 +116,15 @@ def _minutes(workspace: Workspace, anchor: datetime, now: datetime) -> Minutes:
         api_included=None if api_month is None else api_month * 60.0,
         api_used=float(api_used),
         credits=max(0.0, float(granted) - float(credit_used)),
-        max_file=_max_file(workspace),
+        max_file=max_file_seconds(workspace),
     )
-
-
-def _max_file(workspace: Workspace) -> float:
-    ceiling = float(settings().max_audio_seconds)
-    plan = entitlements.limit(workspace, "max_file_minutes")
-    return ceiling if plan is None else min(ceiling, plan * 60.0)
 
 
 def max_file_seconds(workspace: Workspace) -> float:
     """The longest recording the workspace's plan takes (and the installation allows)."""
-    return _max_file(workspace)
+    ceiling = float(settings().max_audio_seconds)
+    plan = entitlements.limit(workspace, "max_file_minutes")
+    return ceiling if plan is None else min(ceiling, plan * 60.0)
 
 
 def human(seconds: float) -> str:
@@ -145,15 +144,20 @@ def _how_to_get_more() -> str:
     return "An admin can buy credits or move to a bigger plan on the workspace's Billing page."
 
 
-def refusal(m: Minutes, needed: float, via: str) -> str:
-    """Why `needed` seconds cannot run: what is left, when it renews, how to get more."""
+def refusal(m: Minutes, needed: float | None, via: str) -> str:
+    """Why `needed` seconds (None: anything at all) cannot run: what is left, when it
+    renews, how to get more."""
     allowance = m.allowance_left(via) or 0.0
     api = " of the API's" if via == "api" and m.api_included is not None else ""
     credits = f" and {human(m.credits)} of credits" if m.credits >= 60 else " and no credits"
+    has = (
+        "This workspace has"
+        if needed is None
+        else (f"This needs {human(needed)}, but this workspace has")
+    )
     return (
-        f"This needs {human(needed)}, but this workspace has {human(allowance)}{api} left "
-        f"on the {m.plan} plan this month (it renews on {_renews(m)}){credits}. "
-        + _how_to_get_more()
+        f"{has} {human(allowance)}{api} left on the {m.plan} plan this month (it renews "
+        f"on {_renews(m)}){credits}. " + _how_to_get_more()
     )
 
 
@@ -166,27 +170,15 @@ def require_some_left(workspace: Workspace | None = None) -> Minutes:
     via = current_via()
     left = m.left(via)
     if left is not None and left < 1.0:
-        raise QuotaExceeded(refusal(m, 60.0, via).replace("This needs 1 min, but t", "T", 1))
+        raise QuotaExceeded(refusal(m, None, via))
     return m
 
 
 def open_records(transcripts: Sequence[Transcript], user_id: uuid.UUID | None) -> None:
     """Note who asked and how (web or API) for transcripts whose length is not known yet
     (links): their minutes are reserved once the download has been probed."""
-    via = current_via()
     for t in transcripts:
-        db.session.add(
-            UsageRecord(
-                workspace_id=t.workspace_id,
-                transcript_id=t.id,
-                user_id=user_id,
-                via=via,
-                state=UsageState.RESERVED,
-                seconds=0.0,
-                period_start=utcnow(),
-                model=f"{t.engine}:{t.model}",
-            )
-        )
+        _record(t, user_id, fresh=True)  # reserved, 0 seconds until probed
 
 
 def reserve(
@@ -234,21 +226,24 @@ def _bigger_files(workspace: Workspace) -> str:
 
 
 def _record(t: Transcript, user_id: uuid.UUID | None, *, fresh: bool = False) -> UsageRecord:
-    record = (
-        None
-        if fresh
-        else db.session.scalar(select(UsageRecord).where(UsageRecord.transcript_id == t.id))
-    )
+    record = None if fresh else _record_of(t)
     if record is None:
         record = UsageRecord(
             workspace_id=t.workspace_id,
             transcript_id=t.id,
             user_id=user_id,
             via=current_via(),
+            state=UsageState.RESERVED,
+            seconds=0.0,
+            period_start=utcnow(),
             model=f"{t.engine}:{t.model}",
         )
         db.session.add(record)
     return record
+
+
+def _record_of(t: Transcript) -> UsageRecord | None:
+    return db.session.scalar(select(UsageRecord).where(UsageRecord.transcript_id == t.id))
 
 
 def _allocate(
@@ -266,7 +261,7 @@ def _allocate(
 def charge(t: Transcript) -> None:
     """Count a finished transcript for good, once. Work that was never reserved (queued
     before billing existed) is counted now, even past the allowance: it is done."""
-    record = db.session.scalar(select(UsageRecord).where(UsageRecord.transcript_id == t.id))
+    record = _record_of(t)
     if record is not None and record.state == UsageState.CHARGED:
         return
     if record is None or record.state == UsageState.RELEASED or record.seconds <= 0:
@@ -282,6 +277,6 @@ def charge(t: Transcript) -> None:
 
 def release(t: Transcript) -> None:
     """Give a failed or cancelled transcript's minutes back."""
-    record = db.session.scalar(select(UsageRecord).where(UsageRecord.transcript_id == t.id))
+    record = _record_of(t)
     if record is not None and record.state == UsageState.RESERVED:
         record.state = UsageState.RELEASED

@@ -5,11 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.auth.models import User
-from app.billing import entitlements
+from app.billing import entitlements, urls
 from app.billing.models import BillingAccount
 from app.extensions import db
 from app.mail.service import queue_mail
-from app.settings import settings
 from app.tenants.models import Membership, Role, Workspace
 
 
@@ -24,7 +23,7 @@ def payment_failed(account: BillingAccount) -> int:
         .where(Membership.role.in_([Role.OWNER.value, Role.ADMIN.value]))
     ).all()
     plan = entitlements.PLANS.get(account.plan, entitlements.PLANS["free"]).title
-    link = settings().base_url.rstrip("/") + f"/w/{workspace.slug}/billing"
+    link = urls.billing_page(workspace)
     for email in admins:
         queue_mail(
             email,

@@ -14,9 +14,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.billing import accounts, checkouts, square_events, square_gateway, stripe_gateway
+from app.billing import accounts, square_events, square_gateway, stripe_events, stripe_gateway
 from app.billing.models import BillingAccount, Checkout
-from app.billing.stripe_events import note_pack
 from app.billing.stripe_gateway import ProcessorError
 from app.billing.subscriptions import apply_state
 from app.db import as_utc, utcnow
@@ -106,24 +105,15 @@ def _settle(checkout_id: uuid.UUID, ws: uuid.UUID) -> bool:
         if not stripe_gateway.enabled():
             return False
         session = stripe_gateway.retrieve_session(row.external_id)
-        granted = False
-        if session.get("payment_status") == "paid":
-            granted = checkouts.fulfil(row, processor="stripe", reference=row.external_id)
-            if row.kind == "subscription" and session.get("subscription"):
-                # Every event of this purchase was lost: the subscription as Stripe has it.
-                sub = stripe_gateway.retrieve_subscription(str(session["subscription"]))
-                if sub is not None:
-                    account = accounts.get(ws, lock=True)
-                    if session.get("customer") and not account.stripe_customer_id:
-                        account.stripe_customer_id = str(session["customer"])
-                    apply_state(account, stripe_gateway.read_subscription(sub), utcnow())
-            if row.kind == "credits":
-                paid = stripe_gateway.payment_details(intent_id=session.get("payment_intent"))
-                note_pack(row, session, utcnow(), paid)
-        elif session.get("status") == "expired" or _too_old(row):
+        if session.get("payment_status") in stripe_events.PAID_SESSION:
+            # Applied exactly as its lost checkout.session.completed would have been.
+            _, outcome = stripe_events.settle_session(session, utcnow())
+            db.session.commit()
+            return outcome == "credits granted"
+        if session.get("status") == "expired" or _too_old(row):
             row.status = "expired"
         db.session.commit()
-        return granted
+        return False
 
 
 def _settle_square(row: Checkout) -> bool:

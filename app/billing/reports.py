@@ -54,7 +54,7 @@ def overview(workspace: Workspace) -> Overview:
         account=account,
         plan=entitlements.plan_of(workspace),
         subscribed=entitlements.PLANS.get(account.plan, entitlements.PLANS["free"]),
-        minutes=metering.minutes(workspace),
+        minutes=metering.minutes(workspace, account),
         seats_used=tenants.seats_used(),
         seats_total=workspace.seat_limit,
         stripe=stripe_gateway.enabled(),
@@ -73,10 +73,24 @@ def _records(period: Period) -> list[UsageRecord]:
     )
 
 
-def by_day(period: Period) -> list[tuple[date, float]]:
-    """Minutes per day of the period (UTC), every day present, zeros included."""
+@dataclass(frozen=True)
+class Usage:
+    """A period's minutes by day (UTC, every day present, zeros included) and by member
+    (most first; removed people as "Former member")."""
+
+    period: Period
+    by_day: list[tuple[date, float]]
+    by_member: list[dict[str, Any]]
+
+
+def usage(period: Period) -> Usage:
+    records = _records(period)  # one read for both views
+    return Usage(period, _by_day(period, records), _by_member(records))
+
+
+def _by_day(period: Period, records: list[UsageRecord]) -> list[tuple[date, float]]:
     totals: dict[date, float] = defaultdict(float)
-    for r in _records(period):
+    for r in records:
         moment = as_utc(r.charged_at or r.created_at)
         totals[moment.date()] += r.seconds / 60
     days, day = [], period.start.date()
@@ -87,11 +101,10 @@ def by_day(period: Period) -> list[tuple[date, float]]:
     return days
 
 
-def by_member(period: Period) -> list[dict[str, Any]]:
-    """Minutes per person this period, most first; API and removed people on their own."""
+def _by_member(records: list[UsageRecord]) -> list[dict[str, Any]]:
     totals: dict[Any, float] = defaultdict(float)
     api: dict[Any, float] = defaultdict(float)
-    for r in _records(period):
+    for r in records:
         totals[r.user_id] += r.seconds / 60
         if r.via == "api":
             api[r.user_id] += r.seconds / 60
@@ -126,12 +139,6 @@ def credit_grants(limit: int = 100) -> list[CreditGrant]:
     return list(
         db.session.scalars(select(CreditGrant).order_by(CreditGrant.created_at.desc()).limit(limit))
     )
-
-
-def billing_url(workspace: Workspace) -> str:
-    from app.settings import settings
-
-    return settings().base_url.rstrip("/") + f"/w/{workspace.slug}/billing"
 
 
 def money(cents: int, currency: str) -> str:

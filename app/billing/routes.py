@@ -16,6 +16,7 @@ from app.billing import (
     square_gateway,
     stripe_gateway,
     subscriptions,
+    urls,
 )
 from app.errors import ServiceError, refusal_status
 from app.extensions import db
@@ -29,15 +30,15 @@ bp: Blueprint = workspace_blueprint("billing", __name__, "/billing")
 
 def _page(status: int = 200, error: ServiceError | None = None) -> Any:
     view = reports.overview(g.workspace)
-    period = view.minutes.period
+    usage = reports.usage(view.minutes.period)
     html = render_template(
         "billing/index.html",
         view=view,
-        days=reports.by_day(period),
-        members=reports.by_member(period),
+        days=usage.by_day,
+        members=usage.by_member,
         payments=reports.payment_records(),
         grants=reports.credit_grants(),
-        plans=[p for p in entitlements.PLANS.values()],
+        plans=list(entitlements.PLANS.values()),
         packs=list(entitlements.CREDIT_PACKS.values()),
         on_sale={p: stripe_gateway.price_for(p) is not None for p in entitlements.PLANS},
         money=reports.money,
@@ -123,7 +124,7 @@ def change_plan() -> Any:
 def portal() -> Any:
     try:
         url = stripe_gateway.portal(
-            checkouts.stripe_customer(g.workspace), reports.billing_url(g.workspace)
+            checkouts.stripe_customer(g.workspace), urls.billing_page(g.workspace)
         )
     except ServiceError as e:
         return _page(refusal_status(e), e)

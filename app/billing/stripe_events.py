@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from app.billing.webhooks import Handling
 
 Outcome = tuple[uuid.UUID | None, str]
+PAID_SESSION = ("paid", "no_payment_required")
 
 
 def handling(event: dict[str, Any]) -> Handling:
@@ -40,6 +41,7 @@ def handling(event: dict[str, Any]) -> Handling:
         return Handling(_nothing, lambda _: _subscription(obj, at, deleted))
     if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         return Handling(lambda: _session_lookups(obj), lambda found: _session(obj, at, found))
+
     if kind == "checkout.session.expired":
         return Handling(_nothing, lambda _: _expired(obj))
     if kind in ("invoice.paid", "invoice.payment_failed"):
@@ -115,6 +117,12 @@ def _session_lookups(obj: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def settle_session(obj: dict[str, Any], at: datetime) -> Outcome:
+    """A Checkout Session as Stripe has it now, applied as its completion event would be
+    (the reconcile, for a purchase whose events were all lost)."""
+    return _session(obj, at, _session_lookups(obj))
+
+
 def _session(obj: dict[str, Any], at: datetime, found: dict[str, Any]) -> Outcome:
     metadata = obj.get("metadata") or {}
     workspace_hint = metadata.get("workspace_id") or obj.get("client_reference_id")
@@ -125,11 +133,11 @@ def _session(obj: dict[str, Any], at: datetime, found: dict[str, Any]) -> Outcom
             return "ignored: no such checkout"
         if obj.get("customer") and not account.stripe_customer_id:
             account.stripe_customer_id = str(obj["customer"])
-        if obj.get("payment_status") not in ("paid", "no_payment_required"):
+        if obj.get("payment_status") not in PAID_SESSION:
             return "waiting: not paid yet"
         if row.kind == "credits":
             granted = checkouts.fulfil(row, processor="stripe", reference=str(obj["id"]))
-            note_pack(row, obj, at, found.get("payment") or stripe_gateway.PaymentDetails())
+            _note_pack(row, obj, at, found.get("payment") or stripe_gateway.PaymentDetails())
             return "credits granted" if granted else "credits: already granted"
         checkouts.fulfil(row, processor="stripe", reference=str(obj["id"]))
         sub = found.get("subscription")
@@ -148,7 +156,7 @@ def _checkout(checkout_id: Any, session_id: Any) -> Checkout | None:
     return db.session.scalar(query.where(Checkout.external_id == str(session_id)))
 
 
-def note_pack(
+def _note_pack(
     row: Checkout, obj: dict[str, Any], at: datetime, paid: stripe_gateway.PaymentDetails
 ) -> None:
     pack = entitlements.CREDIT_PACKS[row.pack or ""]

@@ -23,6 +23,7 @@ from app.billing import square_events, square_gateway, stripe_events, stripe_gat
 from app.billing.models import WebhookEvent
 from app.errors import BadRequest, NotFound
 from app.extensions import db
+from app.settings import settings
 
 log = logging.getLogger("verbatim.billing")
 
@@ -41,7 +42,7 @@ class Handling:
 
 
 def receive_stripe(body: bytes, signature: str | None) -> str:
-    if not stripe_gateway.enabled() or not _stripe_secret():
+    if not stripe_gateway.enabled() or not settings().stripe_webhook_secret:
         raise NotFound("Stripe is not set up on this server.")
     try:
         event = stripe_gateway.verify(body, signature)
@@ -68,12 +69,6 @@ def receive_square(body: bytes, signature: str | None) -> str:
     if not event_id:
         raise BadRequest("The event has no event_id.")
     return process("square", event_id, str(event.get("type") or ""), square_events.handling(event))
-
-
-def _stripe_secret() -> str:
-    from app.settings import settings
-
-    return settings().stripe_webhook_secret
 
 
 def _seen(processor: str, event_id: str) -> bool:
