@@ -64,11 +64,13 @@ import string
 import threading
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import square
+
+from tests.fakes.local_server import LocalServer
 
 DEFAULT_TOKEN = "EAAAl-verbatim-fake-square-token"
 DEFAULT_MERCHANT = "MLVERBATIMFAKE"
@@ -139,7 +141,9 @@ class SeenRequest(NamedTuple):
     square_version: str | None
 
 
-class SquareServer:
+class SquareServer(LocalServer):
+    thread_name = "fake-square"
+
     def __init__(
         self,
         *,
@@ -147,6 +151,7 @@ class SquareServer:
         locations: set[str] | None = None,
         merchant_id: str = DEFAULT_MERCHANT,
     ) -> None:
+        super().__init__()
         self.access_token = access_token
         self.locations: set[str] = set(locations) if locations is not None else {"LOC1"}
         self.merchant_id = merchant_id
@@ -158,44 +163,11 @@ class SquareServer:
         self.payments: dict[str, dict[str, Any]] = {}
         self._notes: dict[str, str | None] = {}  # order id -> the link's payment_note
         self._idempotent: dict[str, tuple[str, Any, int, bytes]] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
     # --- Life -------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> SquareServer:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name="fake-square",
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> SquareServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     def client(self, **options: Any) -> square.Square:
         """A Square client pointed at this server, with the right token."""

@@ -97,11 +97,13 @@ import time
 from calendar import monthrange
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 import stripe
+
+from tests.fakes.local_server import LocalServer
 
 API_VERSION = "2026-10-28.endive"
 DEFAULT_API_KEY = "sk_test_verbatim_fake_0000000000000000"
@@ -393,13 +395,16 @@ _HELPER = _Ctx(None, None)
 # --- The server ----------------------------------------------------------------------------
 
 
-class StripeServer:
+class StripeServer(LocalServer):
+    thread_name = "fake-stripe"
+
     def __init__(
         self,
         *,
         api_key: str = DEFAULT_API_KEY,
         prices: dict[str, dict[str, Any]] | None = None,
     ) -> None:
+        super().__init__()
         self.api_key = api_key
         # price id -> {"unit_amount", "currency", "product_name"}; recurring monthly.
         self.prices: dict[str, dict[str, Any]] = copy.deepcopy(
@@ -416,44 +421,11 @@ class StripeServer:
         self._pending: dict[str, list[dict[str, Any]]] = {}  # sub id -> proration lines
         self._methods: dict[str, str] = {}  # customer -> payment method type on file
         self._idempotent: dict[str, tuple[str, str, dict[str, Any], int, bytes]] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
     # --- Life -------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> StripeServer:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name="fake-stripe",
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> StripeServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     def client(self, **options: Any) -> stripe.StripeClient:
         """A StripeClient pointed at this server, with the right key."""
