@@ -36,7 +36,9 @@ def get(workspace_id: uuid.UUID, *, lock: bool = False) -> BillingAccount:
     with workspace_scope(workspace_id):
         query = select(BillingAccount).where(BillingAccount.workspace_id == workspace_id)
         if lock:
-            query = query.with_for_update()
+            # Refresh a copy read earlier in this transaction: what the lock returns is
+            # what the caller's changes must build on.
+            query = query.with_for_update().execution_options(populate_existing=True)
         row = db.session.scalar(query)
         if row is not None:
             return row

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.service import record
-from app.billing import accounts, entitlements, square_gateway, stripe_gateway, urls
+from app.billing import accounts, entitlements, metering, square_gateway, stripe_gateway, urls
 from app.billing.models import Checkout, CreditGrant
 from app.db import utcnow
 from app.errors import Conflict, ServiceError
@@ -206,6 +206,33 @@ def fulfil(row: Checkout, *, processor: str, reference: str) -> bool:
     if not row.pack:
         return False
     pack = entitlements.CREDIT_PACKS[row.pack]
+    if not grant_pack(
+        row.workspace_id,
+        pack,
+        processor=processor,
+        reference=reference,
+        user_id=row.created_by_id,
+    ):
+        return False
+    record(
+        "billing.credits_added",
+        target=row,
+        details={"pack": pack.name, "minutes": pack.minutes, "processor": processor},
+        workspace_id=row.workspace_id,
+    )
+    return True
+
+
+def grant_pack(
+    workspace_id: uuid.UUID,
+    pack: entitlements.CreditPack,
+    *,
+    processor: str,
+    reference: str,
+    user_id: uuid.UUID | None,
+) -> bool:
+    """Add a pack's minutes once per processor payment (`reference`); False when that
+    payment was granted already. The caller holds the workspace scope and commits."""
     exists = db.session.scalar(
         select(CreditGrant.id).where(
             CreditGrant.processor == processor, CreditGrant.reference == reference
@@ -213,21 +240,15 @@ def fulfil(row: Checkout, *, processor: str, reference: str) -> bool:
     )
     if exists is not None:
         return False
-    accounts.get(row.workspace_id, lock=True)
+    metering.add_credits(workspace_id, pack.minutes * 60.0)
     db.session.add(
         CreditGrant(
-            workspace_id=row.workspace_id,
+            workspace_id=workspace_id,
             processor=processor,
             reference=reference,
             pack=pack.name,
             seconds=pack.minutes * 60.0,
-            user_id=row.created_by_id,
+            user_id=user_id,
         )
-    )
-    record(
-        "billing.credits_added",
-        target=row,
-        details={"pack": pack.name, "minutes": pack.minutes, "processor": processor},
-        workspace_id=row.workspace_id,
     )
     return True

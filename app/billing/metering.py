@@ -16,15 +16,15 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 
 from flask import g, has_request_context
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 
 from app.billing import accounts, entitlements, periods
 from app.billing.models import BillingAccount, CreditGrant, UsageRecord, UsageState
-from app.db import utcnow
+from app.db import as_utc, utcnow
 from app.errors import ServiceError
 from app.extensions import db
 from app.settings import settings
@@ -76,24 +76,51 @@ def current_via() -> str:
 def minutes(
     workspace: Workspace, account: BillingAccount | None = None, now: datetime | None = None
 ) -> Minutes:
-    """`account`: the workspace's, when the caller has it already."""
+    """`account`: the workspace's, when the caller has it already. Reads the account's
+    tallies, one row; counts usage_records only when they are for another period. No lock
+    is taken: this is what the workspace sees, reserve() decides under the lock."""
     account = account or accounts.get(workspace.id)
-    return _minutes(workspace, account.period_anchor, now or utcnow())
+    period = periods.current(account.period_anchor, now or utcnow())
+    return _minutes(workspace, period, _tally(account, period))
 
 
-def _minutes(workspace: Workspace, anchor: datetime, now: datetime) -> Minutes:
-    period = periods.current(anchor, now)
-    plan = entitlements.plan_of(workspace)
-    per_month = entitlements.limit(workspace, "transcription_minutes_per_month")
-    api_month = entitlements.limit(workspace, "api_minutes_per_month")
-    seats = max(1, workspace.seat_limit) if plan.per_seat else 1
+@dataclass(frozen=True)
+class Tally:
+    """Seconds reserved or charged this period (all, and by API), and credits left."""
+
+    allowance_used: float
+    api_used: float
+    credits_left: float
+
+    def plus(self, other: Tally) -> Tally:
+        return Tally(
+            self.allowance_used + other.allowance_used,
+            self.api_used + other.api_used,
+            self.credits_left + other.credits_left,
+        )
+
+    def minus(self, other: Tally) -> Tally:
+        return self.plus(Tally(-other.allowance_used, -other.api_used, -other.credits_left))
+
+    def close_to(self, other: Tally) -> bool:
+        """Equal but for float rounding (sums in another order differ in the last bits)."""
+        return all(
+            abs(a - b) <= EPSILON for a, b in zip(astuple(self), astuple(other), strict=True)
+        )
+
+
+NOTHING = Tally(0.0, 0.0, 0.0)
+
+
+def recount(workspace_id: uuid.UUID, period_start: datetime) -> Tally:
+    """The tallies of the period from `period_start` counted from the records themselves
+    (the account's are kept equal to these)."""
     counted = UsageRecord.state.in_(COUNTED)
-    in_period = and_(counted, UsageRecord.period_start >= period.start)
-    mine = UsageRecord.workspace_id == workspace.id
+    mine = UsageRecord.workspace_id == workspace_id
     period_sums = select(
         func.coalesce(func.sum(UsageRecord.allowance_seconds), 0),
         func.coalesce(func.sum(case((UsageRecord.via == "api", UsageRecord.seconds))), 0),
-    ).where(mine, in_period)
+    ).where(mine, counted, UsageRecord.period_start >= period_start)
     # All-time, but only the few rows that used credits (an index range, not history).
     credit_used = (
         select(func.coalesce(func.sum(UsageRecord.credit_seconds), 0))
@@ -102,20 +129,87 @@ def _minutes(workspace: Workspace, anchor: datetime, now: datetime) -> Minutes:
     )
     bought = (
         select(func.coalesce(func.sum(CreditGrant.seconds), 0))
-        .where(CreditGrant.workspace_id == workspace.id)
+        .where(CreditGrant.workspace_id == workspace_id)
         .scalar_subquery()
     )
     used, api_used, credit_used, granted = db.session.execute(
         period_sums.add_columns(credit_used, bought)
     ).one()
+    return Tally(float(used), float(api_used), float(granted) - float(credit_used))
+
+
+def _is_current(account: BillingAccount, period: periods.Period) -> bool:
+    start = account.tally_period_start
+    return start is not None and as_utc(start) == period.start
+
+
+def stored_tally(account: BillingAccount) -> Tally:
+    return Tally(account.tally_allowance_used, account.tally_api_used, account.tally_credits_left)
+
+
+def store_tally(account: BillingAccount, period_start: datetime, tally: Tally) -> None:
+    account.tally_period_start = period_start
+    account.tally_allowance_used = tally.allowance_used
+    account.tally_api_used = tally.api_used
+    account.tally_credits_left = tally.credits_left
+
+
+def _tally(account: BillingAccount, period: periods.Period) -> Tally:
+    if _is_current(account, period):
+        return stored_tally(account)
+    return recount(account.workspace_id, period.start)
+
+
+def locked_tally(account: BillingAccount, period: periods.Period) -> Tally:
+    """With the account locked: its tallies brought to `period` (counted afresh from the
+    records when a new period has begun) before anything is added to them."""
+    if not _is_current(account, period):
+        store_tally(account, period.start, recount(account.workspace_id, period.start))
+    return stored_tally(account)
+
+
+def _share(account: BillingAccount, record: UsageRecord) -> Tally:
+    """What `record` adds to the account's tallies as it stands."""
+    if record.state not in COUNTED or account.tally_period_start is None:
+        return NOTHING
+    this_period = as_utc(record.period_start) >= as_utc(account.tally_period_start)
+    return Tally(
+        record.allowance_seconds if this_period else 0.0,
+        record.seconds if this_period and record.via == "api" else 0.0,
+        -record.credit_seconds,
+    )
+
+
+def _count(account: BillingAccount, record: UsageRecord, sign: int) -> None:
+    """Add (+1) or take away (-1) `record` from the locked account's tallies."""
+    share = _share(account, record)
+    account.tally_allowance_used += sign * share.allowance_used
+    account.tally_api_used += sign * share.api_used
+    account.tally_credits_left += sign * share.credits_left
+
+
+def add_credits(workspace_id: uuid.UUID, seconds: float) -> None:
+    """Credits are being granted: lock the account and add them to its tally. Call it
+    before the grant's row is added, which the tally's recount would count as well."""
+    workspace = db.session.get(Workspace, workspace_id)
+    assert workspace is not None
+    account, _ = _lock(workspace)
+    account.tally_credits_left += seconds
+
+
+def _minutes(workspace: Workspace, period: periods.Period, tally: Tally) -> Minutes:
+    plan = entitlements.plan_of(workspace)
+    per_month = entitlements.limit(workspace, "transcription_minutes_per_month")
+    api_month = entitlements.limit(workspace, "api_minutes_per_month")
+    seats = max(1, workspace.seat_limit) if plan.per_seat else 1
     return Minutes(
         plan=plan.title,
         period=period,
         included=None if per_month is None else per_month * 60.0 * seats,
-        used=float(used),
+        used=tally.allowance_used,
         api_included=None if api_month is None else api_month * 60.0,
-        api_used=float(api_used),
-        credits=max(0.0, float(granted) - float(credit_used)),
+        api_used=tally.api_used,
+        credits=max(0.0, tally.credits_left),
         max_file=max_file_seconds(workspace),
     )
 
@@ -193,14 +287,18 @@ def reserve(
     fresh = {t.id for t in transcripts if t in db.session.new}
     workspace = db.session.get(Workspace, transcripts[0].workspace_id)
     assert workspace is not None
-    account = accounts.get(workspace.id, lock=True)
-    m = _minutes(workspace, account.period_anchor, utcnow())
+    account, period = _lock(workspace)
+    records = [_record(t, user_id, fresh=t.id in fresh) for t in transcripts]
+    # A record still held (the same transcript reserved again) is replaced, not added to.
+    held = NOTHING
+    for record in records:
+        held = held.plus(_share(account, record))
+    m = _minutes(workspace, period, stored_tally(account).minus(held))
     if seconds > m.max_file + EPSILON:
         raise QuotaExceeded(
             f"This recording is {human(seconds)}; {m.plan} takes files up to "
             f"{human(m.max_file)}. " + _bigger_files(workspace)
         )
-    records = [_record(t, user_id, fresh=t.id in fresh) for t in transcripts]
     via = records[0].via
     allowance = m.allowance_left(via)
     credits = m.credits
@@ -208,9 +306,19 @@ def reserve(
     if allowance is not None and needed > allowance + credits + EPSILON:
         raise QuotaExceeded(refusal(m, needed, via))
     for record in records:
-        _allocate(record, seconds, allowance, m.period.start)
+        _count(account, record, -1)
+        _allocate(record, seconds, allowance, period.start)
+        _count(account, record, +1)
         if allowance is not None:
             allowance = max(0.0, allowance - record.allowance_seconds)
+
+
+def _lock(workspace: Workspace) -> tuple[BillingAccount, periods.Period]:
+    """The workspace's account, locked, with its tallies brought to the current period."""
+    account = accounts.get(workspace.id, lock=True)
+    period = periods.current(account.period_anchor, utcnow())
+    locked_tally(account, period)
+    return account, period
 
 
 def _bigger_files(workspace: Workspace) -> str:
@@ -235,6 +343,8 @@ def _record(t: Transcript, user_id: uuid.UUID | None, *, fresh: bool = False) ->
             via=current_via(),
             state=UsageState.RESERVED,
             seconds=0.0,
+            allowance_seconds=0.0,
+            credit_seconds=0.0,
             period_start=utcnow(),
             model=f"{t.engine}:{t.model}",
         )
@@ -267,10 +377,12 @@ def charge(t: Transcript) -> None:
     if record is None or record.state == UsageState.RELEASED or record.seconds <= 0:
         workspace = db.session.get(Workspace, t.workspace_id)
         assert workspace is not None
-        account = accounts.get(workspace.id, lock=True)
-        m = _minutes(workspace, account.period_anchor, utcnow())
+        account, period = _lock(workspace)
+        m = _minutes(workspace, period, stored_tally(account))
         record = record or _record(t, t.uploader_id)
-        _allocate(record, t.duration_seconds, m.allowance_left(record.via), m.period.start)
+        _count(account, record, -1)
+        _allocate(record, t.duration_seconds, m.allowance_left(record.via), period.start)
+        _count(account, record, +1)
     record.state = UsageState.CHARGED
     record.charged_at = utcnow()
 
@@ -279,4 +391,8 @@ def release(t: Transcript) -> None:
     """Give a failed or cancelled transcript's minutes back."""
     record = _record_of(t)
     if record is not None and record.state == UsageState.RESERVED:
+        workspace = db.session.get(Workspace, t.workspace_id)
+        assert workspace is not None
+        account, _ = _lock(workspace)
+        _count(account, record, -1)
         record.state = UsageState.RELEASED

@@ -74,6 +74,14 @@ class BillingAccount(WorkspaceScoped, IdMixin, TimestampMixin, Base):
     # `created` of the newest subscription event applied: an older one cannot roll back.
     stripe_synced_at: Mapped[datetime | None]
     ended_subscription_id: Mapped[str | None] = mapped_column(String(64))
+    # Running tallies of usage_records, so the minutes check on every upload reads this
+    # one row instead of summing the month's records. They count the billing period that
+    # starts at tally_period_start (None: not counted yet); they are changed only under
+    # this row's lock, and recounted from usage_records whenever a new period starts.
+    tally_period_start: Mapped[datetime | None]
+    tally_allowance_used: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    tally_api_used: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    tally_credits_left: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

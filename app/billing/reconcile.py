@@ -2,7 +2,8 @@
 
 `reconcile` (daily) reads every subscription from Stripe and applies it as the state now,
 and asks about every checkout still open after a while: a pack paid without its webhook is
-granted (once: grants are unique per processor payment). `end_grace_periods` (hourly)
+granted (once: grants are unique per processor payment). It also checks each account's
+minutes tallies against the usage records they sum. `end_grace_periods` (hourly)
 puts the free plan's limits in force where a failed payment's grace period ran out.
 """
 
@@ -14,7 +15,14 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.billing import accounts, square_events, square_gateway, stripe_events, stripe_gateway
+from app.billing import (
+    accounts,
+    metering,
+    square_events,
+    square_gateway,
+    stripe_events,
+    stripe_gateway,
+)
 from app.billing.models import BillingAccount, Checkout
 from app.billing.stripe_gateway import ProcessorError
 from app.billing.subscriptions import apply_state
@@ -34,6 +42,7 @@ def reconcile() -> dict[str, int]:
     if stripe_gateway.enabled():
         _subscriptions(counts)
     _checkouts(counts)
+    counts["tallies_corrected"] = len(check_tallies())
     counts["downgraded"] = end_grace_periods()
     return counts
 
@@ -133,6 +142,31 @@ def _settle_square(row: Checkout) -> bool:
 
 def _too_old(row: Checkout) -> bool:
     return as_utc(row.created_at) < utcnow() - GIVE_UP_AFTER
+
+
+def check_tallies() -> list[uuid.UUID]:
+    """Recount every account's tallies from its usage records; a difference is a bug
+    somewhere, so it is logged loudly, and corrected. Returns the workspaces corrected."""
+    with unscoped("the tally check visits every account that keeps tallies"):
+        rows = db.session.scalars(
+            select(BillingAccount.workspace_id).where(
+                BillingAccount.tally_period_start.is_not(None)
+            )
+        ).all()
+        db.session.commit()
+    corrected = []
+    for ws in rows:
+        with workspace_scope(ws):
+            account = accounts.get(ws, lock=True)
+            start = account.tally_period_start
+            assert start is not None
+            kept, true = metering.stored_tally(account), metering.recount(ws, as_utc(start))
+            if not kept.close_to(true):
+                log.error("billing tallies of workspace %s were %s, records say %s", ws, kept, true)
+                metering.store_tally(account, as_utc(start), true)
+                corrected.append(ws)
+            db.session.commit()
+    return corrected
 
 
 def end_grace_periods() -> int:

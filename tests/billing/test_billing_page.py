@@ -13,8 +13,8 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
-from app.billing import accounts, metering
-from app.billing.models import CreditGrant, Payment, UsageRecord
+from app.billing import accounts, checkouts, entitlements, metering
+from app.billing.models import Payment, UsageRecord
 from app.db import utcnow
 from app.transcripts.models import Transcript
 from tests.integration.test_api_transcripts import tone
@@ -222,14 +222,12 @@ def test_payments_and_credits_bought(app: Flask, team: Team) -> None:
                 receipt_url="https://pay.example.test/receipt/1",
             )
         )
-        s.add(
-            CreditGrant(
-                processor="stripe",
-                reference=f"in_{uuid.uuid4().hex}",
-                pack="pack_300",
-                seconds=300 * 60.0,
-                user_id=team.user.id,
-            )
+        checkouts.grant_pack(
+            team.workspace.id,
+            entitlements.CREDIT_PACKS["pack_300"],
+            processor="stripe",
+            reference=f"in_{uuid.uuid4().hex}",
+            user_id=team.user.id,
         )
         s.commit()
 

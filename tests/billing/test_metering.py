@@ -5,6 +5,7 @@ date, and the last minutes never spent twice by two uploads at once."""
 
 from __future__ import annotations
 
+import random
 import threading
 import uuid
 from datetime import timedelta
@@ -14,10 +15,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.billing import accounts, metering
+from app.billing import accounts, checkouts, entitlements, metering, periods, reconcile
 from app.billing.metering import QuotaExceeded
-from app.billing.models import CreditGrant, UsageRecord, UsageState
-from app.db import utcnow
+from app.billing.models import UsageRecord, UsageState
+from app.db import as_utc, utcnow
 from app.extensions import db
 from app.ingest.models import StagedAudio, Upload
 from app.tenants.context import workspace_scope
@@ -87,16 +88,15 @@ def records(app: Flask, team: Team) -> list[UsageRecord]:
         return rows
 
 
-def grant(app: Flask, team: Team, minutes: int) -> None:
+def grant(app: Flask, team: Team, pack: str = "pack_300") -> None:
+    """A pack paid for, granted as a settled checkout grants it."""
     with database(app, team.workspace.id) as s:
-        s.add(
-            CreditGrant(
-                workspace_id=team.workspace.id,
-                processor="stripe",
-                reference=f"cs_test_{uuid.uuid4().hex}",
-                pack="pack_300",
-                seconds=minutes * 60.0,
-            )
+        assert checkouts.grant_pack(
+            team.workspace.id,
+            entitlements.CREDIT_PACKS[pack],
+            processor="stripe",
+            reference=f"cs_test_{uuid.uuid4().hex}",
+            user_id=team.user.id,
         )
         s.commit()
 
@@ -172,7 +172,7 @@ def test_with_nothing_left_an_upload_is_refused_before_a_byte(app, team, speech)
 
 def test_credits_pay_after_the_allowance(app, team, speech):
     spend(app, team, FREE_MINUTES - 0.05)
-    grant(app, team, 300)
+    grant(app, team, "pack_300")
     done = upload(team, speech)
     tid = uuid.UUID(done["transcripts"][0]["id"])
     record = next(r for r in records(app, team) if r.transcript_id == tid)
@@ -316,3 +316,164 @@ def test_two_uploads_cannot_both_spend_the_last_minutes(app, team):
         th.join(timeout=30)
     assert sorted(outcomes) == ["refused", "reserved"]
     assert minutes_of(app, team).used == pytest.approx((FREE_MINUTES - 1.5) * 60 + 60)
+
+
+def tallies(app: Flask, team: Team) -> tuple[metering.Tally | None, metering.Tally]:
+    """(what the account keeps for the current period, or None when it keeps nothing
+    for it; what the records add up to)."""
+    with database(app, team.workspace.id):
+        account = accounts.get(team.workspace.id)
+        period = periods.current(account.period_anchor, utcnow())
+        kept = account.tally_period_start
+        stored = (
+            metering.stored_tally(account)
+            if kept is not None and as_utc(kept) == period.start
+            else None
+        )
+        return stored, metering.recount(team.workspace.id, period.start)
+
+
+def test_the_kept_tallies_always_equal_the_records(app, team):
+    """Seventy random steps through everything that spends, gives back or adds minutes (web
+    and API, comparisons, failures, retries, completions of unreserved work, packs, a new
+    billing period): after each one, the tallies the minutes check reads equal a count
+    of the records themselves."""
+    rng = random.Random(20261121)
+    spend(app, team, FREE_MINUTES - 5)  # near the end, so credits and refusals happen
+    state: dict[uuid.UUID, str] = {}
+    refused = 0
+    steps: list[str] = []
+
+    def step(name: str) -> str:
+        """Takes the step if it can; what was done ("nothing": no transcript for it)."""
+        nonlocal refused
+        done = name
+        with database(app, team.workspace.id) as s:
+            reserved = [t for t, st in state.items() if st == "reserved"]
+            released = [t for t, st in state.items() if st == "released"]
+            try:
+                if name == "new" or name == "pair":
+                    group = uuid.uuid4() if name == "pair" else None
+                    seconds = rng.uniform(30, 900)
+                    via = rng.choice(["web", "api"])
+                    made = []
+                    for _ in range(2 if group else 1):
+                        t = Transcript(
+                            title="Random",
+                            status=Status.QUEUED,
+                            engine="faster-whisper",
+                            model="tiny-random",
+                            duration_seconds=seconds,
+                            compare_group=group,
+                        )
+                        s.add(t)
+                        s.flush()
+                        s.add(UsageRecord(workspace_id=t.workspace_id, transcript_id=t.id, via=via))
+                        made.append(t)
+                    s.flush()
+                    metering.reserve(made, seconds, team.user.id)
+                    state.update({t.id: "reserved" for t in made})
+                elif name == "charge" and reserved:
+                    tid = rng.choice(reserved)
+                    metering.charge(s.get(Transcript, tid))
+                    state[tid] = "charged"
+                elif name == "release" and reserved:
+                    tid = rng.choice(reserved)
+                    metering.release(s.get(Transcript, tid))
+                    state[tid] = "released"
+                elif name == "retry" and released:
+                    tid = rng.choice(released)
+                    t = s.get(Transcript, tid)
+                    metering.reserve([t], t.duration_seconds)
+                    state[tid] = "reserved"
+                elif name == "late charge" and released:
+                    tid = rng.choice(released)  # finished after all: counted, even past
+                    metering.charge(s.get(Transcript, tid))
+                    state[tid] = "charged"
+                elif name == "pack":
+                    checkouts.grant_pack(
+                        team.workspace.id,
+                        entitlements.CREDIT_PACKS["pack_300"],
+                        processor="square",
+                        reference=uuid.uuid4().hex,
+                        user_id=team.user.id,
+                    )
+                elif name == "new period":
+                    # As a new subscription re-anchors the billing month (under the lock).
+                    account = accounts.get(team.workspace.id, lock=True)
+                    account.period_anchor = utcnow() - timedelta(seconds=1)
+                else:
+                    done = "nothing"
+                s.commit()
+            except QuotaExceeded:
+                s.rollback()
+                refused += 1
+                done = "refused"
+        return done
+
+    def pick() -> str:
+        """A step that can be taken now (a release needs something reserved...)."""
+        kinds = ["new", "new", "pair"] + (["pack"] if rng.random() < 0.3 else [])
+        if "reserved" in state.values():
+            kinds += ["charge", "charge", "release"]
+        if "released" in state.values():
+            kinds += ["retry", "late charge"]
+        return rng.choice(kinds)
+
+    for i in range(70):
+        name = pick() if i not in (25, 50) else "new period"
+        steps.append(step(name))
+        stored, true = tallies(app, team)
+        # A new period is counted afresh by the next change under the lock (charging a
+        # reservation changes no sum, so takes none); until then the check counts.
+        since = (
+            steps[len(steps) - steps[::-1].index("new period") :]
+            if "new period" in steps
+            else steps
+        )
+        assert stored is not None or not set(since) - {"nothing", "refused", "charge"}, steps
+        assert stored is None or stored.close_to(true), (steps, stored, true)
+        assert minutes_of(app, team).used == pytest.approx(true.allowance_used, abs=0.01)
+    # The walk went everywhere: each kind of step, credits spent, refusals.
+    assert {"new", "pair", "charge", "release", "retry", "late charge", "pack"} <= set(steps)
+    assert refused > 0 and any(r.credit_seconds > 0 for r in records(app, team))
+
+
+def test_a_reservation_builds_on_what_the_lock_returns_not_an_earlier_read(app, team):
+    """A request that read the account before another one reserved must, once it holds
+    the lock, add to the other's tally, not to the copy it read first."""
+    first, second = (
+        make_transcript(app, team.workspace.id, f"Reader {i}", status=Status.QUEUED, duration=60)
+        for i in range(2)
+    )
+    with database(app, team.workspace.id) as s:
+        accounts.get(team.workspace.id)
+        s.commit()
+    with app.app_context(), workspace_scope(team.workspace.id):
+        workspace = db.session.get(Workspace, team.workspace.id)
+        assert metering.minutes(workspace).used == 0  # the account read, unlocked
+        other = threading.Thread(target=reserve_pair, args=(app, team, [second], 60.0))
+        other.start()
+        other.join(timeout=30)
+        assert not other.is_alive()
+        metering.reserve([db.session.get(Transcript, first)], 60.0)
+        db.session.commit()
+        db.session.remove()
+    stored, true = tallies(app, team)
+    assert true.allowance_used == pytest.approx(120.0)
+    assert stored == true
+
+
+def test_the_daily_check_corrects_a_tally_that_drifted(app, team, speech, caplog):
+    upload(team, speech)
+    stored, true = tallies(app, team)
+    assert stored == true and true.allowance_used > 0
+    with database(app, team.workspace.id) as s:
+        accounts.get(team.workspace.id).tally_allowance_used = 12_345.0
+        s.commit()
+    with app.app_context():
+        assert team.workspace.id in reconcile.check_tallies()
+        assert not reconcile.check_tallies()
+    assert "billing tallies of workspace" in caplog.text
+    stored, true = tallies(app, team)
+    assert stored == true
