@@ -38,6 +38,10 @@ def create_app(cfg: Settings | None = None) -> Flask:
 
     hooks.install(app)
 
+    from app.i18n import init_i18n
+
+    init_i18n(app)
+
     from app.plugins.manager import init_plugins
 
     init_plugins(app)
@@ -96,8 +100,14 @@ def _register_blueprints(app: Flask) -> None:
     from app.auth.routes import bp as auth_bp
     from app.billing.routes import bp as billing_bp
     from app.billing.webhook_routes import bp as billing_webhooks_bp
+    from app.i18n.routes import bp as language_bp
     from app.ingest.routes import bp as uploads_bp
     from app.plugins.routes import bp as plugins_bp
+    from app.privacy.analytics_routes import bp as privacy_analytics_bp
+    from app.privacy.export_routes import bp as privacy_export_bp
+    from app.privacy.operator_routes import bp as operator_bp
+    from app.privacy.routes import bp as privacy_bp
+    from app.privacy.voice_lab_routes import bp as voice_lab_bp
     from app.private.account_routes import bp as private_account_bp
     from app.private.transcript_routes import bp as private_transcripts_bp
     from app.search.routes import bp as search_bp
@@ -135,6 +145,12 @@ def _register_blueprints(app: Flask) -> None:
         uploads_bp,
         billing_bp,
         billing_webhooks_bp,
+        language_bp,
+        privacy_bp,
+        privacy_export_bp,
+        privacy_analytics_bp,
+        voice_lab_bp,
+        operator_bp,
     ):
         app.register_blueprint(bp)
     init_api(app)

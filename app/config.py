@@ -200,6 +200,31 @@ class Settings(BaseSettings):
         "base_url + /billing/webhooks/square.",
     )
 
+    # Privacy and data rights.
+    operator_emails: str = Field(
+        "",
+        description="People who run this installation (comma-separated emails): they see "
+        "data-rights requests and cut Voice Lab releases.",
+    )
+    languages: str = Field(
+        "en,de,fr",
+        description="Interface languages offered (comma-separated); the first is the default.",
+    )
+    export_dir: str = Field(
+        "var/exports", description="Data exports (encrypted) waiting to be downloaded."
+    )
+    export_link_hours: int = Field(72, description="Hours a data export can be downloaded.")
+    analytics_retention_days: int = Field(
+        90, description="Days before usage analytics lose the person, IP and browser."
+    )
+    api_log_retention_days: int = Field(90, description="Days API request metadata is kept.")
+    failed_job_ttl_hours: int = Field(
+        24, description="Hours a failed job's record (ids and error kind only) stays in Redis."
+    )
+    voice_lab_dir: str = Field(
+        "var/voice-lab", description="Audio contributed to Voice Lab (encrypted at rest)."
+    )
+
     @field_validator("engine_temperatures")
     @classmethod
     def _temperatures_are_numbers(cls, value: str) -> str:
@@ -222,6 +247,14 @@ class Settings(BaseSettings):
     @property
     def engine_temperature_list(self) -> tuple[float, ...]:
         return tuple(float(x) for x in self.engine_temperatures.split(",") if x.strip())
+
+    @property
+    def operator_email_list(self) -> frozenset[str]:
+        return frozenset(x.strip().lower() for x in self.operator_emails.split(",") if x.strip())
+
+    @property
+    def language_list(self) -> tuple[str, ...]:
+        return tuple(x.strip() for x in self.languages.split(",") if x.strip()) or ("en",)
 
     @property
     def hub_model_list(self) -> tuple[str, ...]:

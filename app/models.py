@@ -14,6 +14,13 @@ from app.billing.models import (
 from app.ingest.models import StagedAudio, Upload
 from app.mail.models import OutboundEmail
 from app.plugins.models import EventDelivery, IntegrationEvent, PluginSetting
+from app.privacy.models import (
+    AnalyticsEvent,
+    ApiRequestLog,
+    PrivacyRequest,
+    VoiceContribution,
+    VoiceRelease,
+)
 from app.private.models import PrivateContent, PrivateKeyring
 from app.search.models import SearchOutbox
 from app.tenants.models import Invitation, Membership, Role, Workspace
@@ -33,7 +40,9 @@ __all__ = [
     "AiSummary",
     "AiTemplate",
     "AiUsage",
+    "AnalyticsEvent",
     "ApiKey",
+    "ApiRequestLog",
     "AuditEvent",
     "BillingAccount",
     "Checkout",
@@ -47,6 +56,7 @@ __all__ = [
     "OutboundEmail",
     "Payment",
     "PluginSetting",
+    "PrivacyRequest",
     "PrivateContent",
     "PrivateKeyring",
     "Role",
@@ -61,6 +71,8 @@ __all__ = [
     "UsageRecord",
     "User",
     "UserToken",
+    "VoiceContribution",
+    "VoiceRelease",
     "WebhookEvent",
     "Workspace",
 ]

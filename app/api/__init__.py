@@ -56,10 +56,12 @@ def init_api(app: Flask) -> Api:
     from app.api.editor import bp as editor_bp
     from app.api.exports import bp as exports_bp
     from app.api.organize import bp as organize_bp
+    from app.api.privacy import bp as privacy_bp
     from app.api.search import bp as search_bp
     from app.api.shares import bp as shares_bp
     from app.api.transcripts import bp as transcripts_bp
     from app.api.uploads import bp as uploads_bp
+    from app.api.voice_lab import bp as voice_lab_bp
     from app.api.workspace import bp as workspace_bp
 
     api = VerbatimApi(
@@ -89,6 +91,8 @@ def init_api(app: Flask) -> Api:
         search_bp,
         ai_bp,
         billing_bp,
+        privacy_bp,
+        voice_lab_bp,
     ):
         api.register_blueprint(bp)
     app.extensions["verbatim.api"] = api

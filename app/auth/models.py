@@ -22,6 +22,12 @@ class User(UserMixin, IdMixin, TimestampMixin, Base):
     # Part of the session's user id: bumping it signs out every session of the user.
     session_version: Mapped[int] = mapped_column(default=1)
     last_login_at: Mapped[datetime | None]
+    # Privacy: interface language (None: the browser's), consent to usage analytics
+    # (off until the person opts in), and the age confirmation sign-up asks for.
+    locale: Mapped[str | None] = mapped_column(String(16))
+    analytics_consent: Mapped[bool] = mapped_column(default=False, server_default="0")
+    analytics_consent_at: Mapped[datetime | None]
+    age_confirmed_at: Mapped[datetime | None]
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"

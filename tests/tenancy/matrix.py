@@ -14,27 +14,37 @@ from __future__ import annotations
 from tests.tenancy import (
     matrix_ai,
     matrix_ai_pages,
+    matrix_analytics,
     matrix_billing,
     matrix_editor,
     matrix_exports,
+    matrix_i18n,
     matrix_organize,
+    matrix_privacy,
+    matrix_privacy_export,
     matrix_private_account,
     matrix_private_transcripts,
     matrix_search,
     matrix_shares,
+    matrix_voice_lab,
 )
 
 _FEATURES = (
     matrix_ai,
     matrix_ai_pages,
+    matrix_analytics,
     matrix_billing,
     matrix_editor,
     matrix_exports,
+    matrix_i18n,
     matrix_organize,
+    matrix_privacy,
+    matrix_privacy_export,
     matrix_private_account,
     matrix_private_transcripts,
     matrix_search,
     matrix_shares,
+    matrix_voice_lab,
 )
 
 # No sign-in needed: the front door, sign-in flows, public docs, static files.
@@ -52,6 +62,7 @@ PUBLIC = {
     "api-docs.openapi_json",
     *matrix_shares.PUBLIC,
     *matrix_billing.PUBLIC,
+    *(name for feature in _FEATURES for name in getattr(feature, "PUBLIC", ())),
 }
 
 # Signed-in, about the person rather than a workspace (no workspace in the URL).

@@ -1,0 +1,1 @@
+"""Data rights and privacy: export, deletion, retention, analytics consent, Voice Lab."""

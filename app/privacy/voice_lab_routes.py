@@ -1,0 +1,7 @@
+"""(being built: issue 9)"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("voice_lab", __name__)

@@ -1,0 +1,8 @@
+"""Tenancy matrix entries of privacy (issue 9; see matrix.py)."""
+
+from __future__ import annotations
+
+PUBLIC: set[str] = set()
+SIGNED_IN: dict[str, tuple[str, str]] = {}
+WORKSPACE: dict[str, tuple[str, str]] = {}
+API: dict[str, tuple[str, str]] = {}
