@@ -42,6 +42,10 @@ def create_app(cfg: Settings | None = None) -> Flask:
 
     init_i18n(app)
 
+    from app.privacy import analytics
+
+    analytics.install(app)
+
     from app.plugins.manager import init_plugins
 
     init_plugins(app)

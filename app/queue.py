@@ -71,7 +71,9 @@ def enqueue(
         *ids,
         retry=Retry(max=retries, interval=intervals or [10, 60, 300]),
         job_timeout=timeout,
-        failure_ttl=7 * 24 * 3600,
+        # A failed job's record (its traceback, never the message: workers/failures.py)
+        # is kept only as long as someone may need to look into it.
+        failure_ttl=settings().failed_job_ttl_hours * 3600,
         job_id=job_id or new_job_id(workspace_id),
     )
     return job.id

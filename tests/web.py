@@ -91,4 +91,6 @@ class Web:
         return resp
 
     def signup(self, email: str, password: str = PASSWORD, name: str = "") -> TestResponse:
-        return self.post("/signup", {"email": email, "password": password, "name": name})
+        return self.post(
+            "/signup", {"email": email, "password": password, "name": name, "age_13": "on"}
+        )

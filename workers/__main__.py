@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from rq import SimpleWorker, Worker
-
 from app.config import load_settings
 from app.queue import QUEUES, connection_for
+from workers.failures import SafeSimpleWorker, SafeWorker
 
 
 def main() -> None:
@@ -22,7 +21,8 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_settings()
     conn = connection_for(cfg.redis_url)
-    worker_class = SimpleWorker if "gpu" in args.queues else Worker
+    # Both keep a failed job's traceback without its message (workers/failures.py).
+    worker_class = SafeSimpleWorker if "gpu" in args.queues else SafeWorker
     worker = worker_class(args.queues, connection=conn)
     # The scheduler moves retries with a delay (backoff) back onto their queues when due.
     worker.work(burst=args.burst, max_jobs=args.max_jobs, logging_level="INFO", with_scheduler=True)

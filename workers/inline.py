@@ -12,12 +12,13 @@ from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
 from app.queue import QUEUES, redis
+from workers.failures import SafeFailures
 from workers.runtime import adopt_app
 
 log = logging.getLogger("verbatim.worker")
 
 
-class ThreadWorker(SimpleWorker):
+class ThreadWorker(SafeFailures, SimpleWorker):
     # Signals can only be handled in the main thread; timeouts use a timer instead.
     death_penalty_class = TimerDeathPenalty
 
@@ -44,7 +45,7 @@ class ThreadScheduler(RQScheduler):
 def start(app: Flask) -> list[threading.Thread]:
     """Two worker threads, so a long transcription does not hold up mail and indexing,
     plus RQ's retry scheduler and the periodic jobs (sweeper, reaper, search drain and
-    reconcile)."""
+    reconcile, retention)."""
     from workers.schedule import start_thread as start_cron
 
     adopt_app(app)
@@ -64,6 +65,7 @@ def start(app: Flask) -> list[threading.Thread]:
     scheduler = ThreadScheduler(list(QUEUES), conn)
     scheduler.acquire_locks()
     threading.Thread(target=scheduler.work, name="verbatim-inline-scheduler", daemon=True).start()
-    threads.append(start_cron(conn, app.extensions["verbatim.settings"].search_reconcile_minutes))
+    cfg = app.extensions["verbatim.settings"]
+    threads.append(start_cron(conn, cfg.search_reconcile_minutes, cfg.failed_job_ttl_hours))
     log.info("inline workers started on queues %s", ", ".join(QUEUES))
     return threads

@@ -31,6 +31,7 @@ from app.api.transcript_schemas import (
     TranscriptOut,
     TranscriptsOut,
 )
+from app.api.voice_lab_schemas import VoiceLabOptionIn
 from app.errors import Conflict, ServiceError, refusal_status
 from app.extensions import db
 from app.ingest import uploads
@@ -184,8 +185,12 @@ def raw_media_refusal() -> Response | None:
     return None
 
 
+class FileWithVoiceLabQuery(FileQuery, VoiceLabOptionIn):
+    pass
+
+
 @bp.post("/transcripts/file")
-@bp.arguments(FileQuery, location="query")
+@bp.arguments(FileWithVoiceLabQuery, location="query")
 @bp.doc(requestBody=RAW_MEDIA_BODY)
 @bp.response(202, TranscriptsOut)
 @bp.alt_response(
@@ -195,6 +200,7 @@ def raw_media_refusal() -> Response | None:
 @bp.alt_response(413, schema=ProblemOut, description="The file is over the size limit")
 @bp.alt_response(415, schema=ProblemOut, description="Not a raw body (multipart is refused)")
 @bp.alt_response(422, schema=ProblemOut, description="Not audio, or a refused option")
+@bp.alt_response(409, schema=ProblemOut, description="Voice Lab asked for a Private Transcript")
 def create_from_file(args: dict[str, Any]) -> Any:
     """Upload a whole file in one request (for scripts) and queue its transcription.
 
@@ -215,6 +221,8 @@ def create_from_file(args: dict[str, Any]) -> Any:
             title=args.get("title"),
             user_id=key_maker(),
             private=args.get("private"),
+            voice_lab=args.get("voice_lab"),
+            voice_lab_consent=args.get("voice_lab_consent"),
         )
     except ServiceError as e:
         return problem(e)

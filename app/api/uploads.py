@@ -12,13 +12,13 @@ from typing import Any
 
 from flask import Response, request, url_for
 
+from app.api import transcript_schemas
 from app.api.blueprint import api_blueprint
 from app.api.transcript_schemas import (
     AppendOut,
     OffsetProblemOut,
     ProblemOut,
     UploadCreatedOut,
-    UploadIn,
     UploadOut,
 )
 from app.api.transcripts import (
@@ -28,6 +28,7 @@ from app.api.transcripts import (
     problem,
     transcript_out,
 )
+from app.api.voice_lab_schemas import VoiceLabOptionIn
 from app.errors import Conflict, NotFound, ServiceError, TooLarge
 from app.ingest import uploads
 from app.settings import settings
@@ -55,6 +56,10 @@ OFFSET_PARAMETER = {
 }
 
 
+class UploadIn(transcript_schemas.UploadIn, VoiceLabOptionIn):
+    """With Voice Lab's option; the same name, so the API description keeps its own."""
+
+
 @bp.post("/uploads")
 @bp.arguments(UploadIn)
 @bp.response(201, UploadCreatedOut)
@@ -62,6 +67,7 @@ OFFSET_PARAMETER = {
 @bp.alt_response(
     422, schema=ProblemOut, description="Refused: size or an option (private without a keyring)"
 )
+@bp.alt_response(409, schema=ProblemOut, description="Voice Lab asked for a Private Transcript")
 def create_upload(body: dict[str, Any]) -> Any:
     """Declare a file; options are checked now, so a wrong choice fails before any byte.
     `private` seals the transcripts to the key maker's public key."""
@@ -74,6 +80,8 @@ def create_upload(body: dict[str, Any]) -> Any:
             source=body["source"],
             user_id=key_maker(),  # a key acts for its maker: the uploader, a private one's owner
             private=body.get("private"),
+            voice_lab=body.get("voice_lab"),
+            voice_lab_consent=body.get("voice_lab_consent"),
         )
     except ServiceError as e:
         return problem(e)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ from app.auth import services
 from app.errors import ServiceError
 from app.extensions import limiter
 from app.forms import field
+from app.privacy import analytics
 from app.settings import settings
 
 bp = Blueprint("auth", __name__)
@@ -70,7 +72,9 @@ def _login_limit() -> str:
 
 def _email_key() -> str:
     # Per account as well as per address: spreading attempts over many IPs does not help.
-    return "email:" + (request.form.get("email") or "").strip().lower()
+    # Hashed: the counter lives in Redis, where an address must not be kept.
+    email = (request.form.get("email") or "").strip().lower()
+    return "email:" + hashlib.sha256(email.encode()).hexdigest()[:32]
 
 
 def _google_enabled() -> bool:
@@ -84,7 +88,13 @@ def signup() -> Any:
         return redirect(url_for("web.index"))
     if request.method == "POST":
         try:
-            user = services.sign_up(field("email"), request.form.get("password", ""), field("name"))
+            if request.form.get("age_13") != "on":
+                raise ServiceError("Confirm that you are 13 or older.", field="age_13")
+            user = services.sign_up(
+                field("email"), request.form.get("password", ""), field("name"), age_confirmed=True
+            )
+            if request.form.get("analytics") == "on":
+                analytics.set_consent(user, True)
         except ServiceError as e:
             return render_template(
                 "auth/signup.html", error=e, form=request.form, google=_google_enabled()

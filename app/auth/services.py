@@ -38,14 +38,21 @@ def user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
-def sign_up(email: str, password: str, name: str = "") -> User:
+def sign_up(email: str, password: str, name: str = "", *, age_confirmed: bool = False) -> User:
+    """`age_confirmed`: the person confirmed they are 13 or older (the sign-up form
+    requires it; the moment is kept)."""
     email = normalize_email(email)
     check_strength(password, email)
     if user_by_email(email) is not None:
         raise ServiceError(
             "An account with this email already exists. Sign in instead.", field="email"
         )
-    user = User(email=email, name=name.strip()[:120], password_hash=hash_password(password))
+    user = User(
+        email=email,
+        name=name.strip()[:120],
+        password_hash=hash_password(password),
+        age_confirmed_at=utcnow() if age_confirmed else None,
+    )
     db.session.add(user)
     try:
         db.session.flush()

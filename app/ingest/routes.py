@@ -65,6 +65,8 @@ def create() -> Any:
             source=_text(body.get("source")) or "upload",
             user_id=current_user.id,
             private=body.get("private"),
+            voice_lab=body.get("voice_lab"),
+            voice_lab_consent=body.get("voice_lab_consent"),
         )
     except ServiceError as e:
         return _problem(e)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,10 +23,13 @@ from app.db import as_utc, utcnow
 from app.extensions import db
 from app.ingest.crypto_file import RecordReader, RecordWriter
 from app.ingest.models import StagedAudio
+from app.queue import redis
 from app.settings import settings
 from app.tenants.context import current_workspace_id, unscoped
 
 log = logging.getLogger("verbatim.staging")
+# What operators are alerted on: ERROR lines starting "ALERT" on this logger.
+alerts = logging.getLogger("verbatim.alerts")
 SUFFIX = ".vba"
 
 
@@ -88,14 +92,27 @@ def discard(staged: StagedAudio) -> None:
         staged.discarded_at = staged.discarded_at or utcnow()
 
 
+@dataclass
+class SweepReport:
+    swept: int = 0  # staged files removed
+    overdue: int = 0  # of them, audio found kept past its deadline
+
+
 def sweep(now: datetime | None = None) -> int:
+    """Discard every staged file past its deadline; the number removed (sweep_report)."""
+    return sweep_report(now).swept
+
+
+def sweep_report(now: datetime | None = None) -> SweepReport:
     """Discard every staged file past its deadline, in any workspace, and stray files.
 
     Stray files are ones with no live row (a request that died between writing and
-    committing); they are removed once older than the deadline too.
+    committing); they are removed once older than the deadline too. Audio is normally
+    discarded when its transcript ends, so anything found past its deadline means that
+    path failed somewhere: it is counted as overdue and raises an alert.
     """
     now = now or utcnow()
-    removed = 0
+    report = SweepReport()
     with unscoped("the audio sweeper enforces the deadline in every workspace"):
         expired = db.session.scalars(
             select(StagedAudio).where(
@@ -104,7 +121,8 @@ def sweep(now: datetime | None = None) -> int:
         ).all()
         for staged in expired:
             discard(staged)
-            removed += 1
+            report.swept += 1
+            report.overdue += 1
         db.session.commit()
         live = {
             f"{i.hex}{SUFFIX}"
@@ -118,13 +136,52 @@ def sweep(now: datetime | None = None) -> int:
         if entry.name in live or not entry.is_file():
             continue
         modified = datetime.fromtimestamp(entry.stat().st_mtime, tz=as_utc(now).tzinfo)
+        too_old = as_utc(now) - modified > deadline
         # A file whose row is not committed yet is young; give it the deadline.
-        if entry.suffix != SUFFIX or as_utc(now) - modified > deadline or _row_gone(entry):
+        if entry.suffix != SUFFIX or too_old or _row_gone(entry):
             entry.unlink(missing_ok=True)
-            removed += 1
-    if removed:
-        log.info("sweeper removed %d staged audio file(s)", removed)
-    return removed
+            report.swept += 1
+            report.overdue += int(too_old)
+    if report.swept:
+        log.info("sweeper removed %d staged audio file(s)", report.swept)
+    if report.overdue:
+        alerts.error(
+            "ALERT audio outlived its deadline: %d staged file(s) found past the %s-hour "
+            "deadline and deleted by the sweeper",
+            report.overdue,
+            settings().audio_deadline_hours,
+        )
+    return report
+
+
+METRICS_KEY = "verbatim:metrics:audio"
+
+
+def record_sweep(report: SweepReport, now: datetime | None = None) -> None:
+    """The sweeper's metric: when it last ran and what it found (last run and totals)."""
+    now = now or utcnow()
+    pipe = redis().pipeline()
+    fields: dict[str, str | int] = {
+        "last_run": as_utc(now).isoformat(),
+        "swept": report.swept,
+        "overdue": report.overdue,
+    }
+    if report.overdue:
+        fields["last_overdue_at"] = as_utc(now).isoformat()
+    pipe.hset(METRICS_KEY, mapping=fields)
+    pipe.hincrby(METRICS_KEY, "swept_total", report.swept)
+    pipe.hincrby(METRICS_KEY, "overdue_total", report.overdue)
+    pipe.execute()
+
+
+def sweep_metrics() -> dict[str, str | int]:
+    """The metric as stored (empty before the sweeper's first run)."""
+    raw = redis().hgetall(METRICS_KEY)
+    out: dict[str, str | int] = {}
+    for key, value in raw.items():
+        name, text = key.decode(), value.decode()
+        out[name] = int(text) if text.lstrip("-").isdigit() else text
+    return out
 
 
 def _row_gone(entry: Path) -> bool:

@@ -23,6 +23,7 @@ from app.extensions import db
 from app.ingest import media_server, staging
 from app.ingest.models import StagedAudio, Upload
 from app.ingest.probe import MediaInfo, MediaRejected, probe
+from app.privacy import voice_lab as voice_lab_service
 from app.private import contents
 from app.queue import redis
 from app.settings import settings
@@ -51,11 +52,14 @@ def create(
     source: str = Source.UPLOAD,
     user_id: uuid.UUID | None = None,
     private: Any = None,
+    voice_lab: Any = None,
+    voice_lab_consent: Any = None,
 ) -> Upload:
     """Open an upload; options are checked now so a wrong choice fails before any byte.
 
     `private`: seal the transcripts to `user_id`'s key (None: their default); asking for
-    it without a keyring is refused here, before any byte.
+    it without a keyring is refused here, before any byte. `voice_lab`: give the recording
+    to Voice Lab, with the consent version shown (app/privacy/voice_lab.py).
     """
     cfg = settings()
     if size <= 0:
@@ -68,6 +72,9 @@ def create(
         raise ServiceError("Unknown upload source.", field="source")
     chosen = parse_options(options)
     sealed = contents.choose(user_id, private)
+    given = voice_lab_service.requested(
+        voice_lab, voice_lab_consent, private=sealed, user_id=user_id
+    )
     metering.require_some_left()
     name = " ".join((filename or "").replace("/", " ").replace("\\", " ").split())[:255]
     staged = staging.create()
@@ -88,6 +95,7 @@ def create(
             "max_speakers": chosen.max_speakers,
             "compare_model": chosen.compare_model,
             "private": sealed,
+            "voice_lab": given,
         },
         expires_at=utcnow() + timedelta(hours=cfg.upload_ttl_hours),
     )
@@ -202,6 +210,9 @@ def finish(upload: Upload) -> list[Transcript]:
         staging.discard(staged)
         db.session.commit()
         raise
+    voice_lab_service.open_contribution(
+        created[0], opts.get("voice_lab"), upload.user_id, video=info.has_video
+    )
     upload.status = "done"
     record(
         "transcript.created",

@@ -25,6 +25,7 @@ from app.extensions import db
 from app.ingest import staging
 from app.ingest.models import StagedAudio
 from app.plugins.events import emit
+from app.privacy import voice_lab
 from app.private import sealing
 from app.queue import enqueue, new_job_id, on_commit
 from app.settings import settings
@@ -269,7 +270,8 @@ def release_for_retry(transcript_id: uuid.UUID, token: str) -> bool:
 
 def _release_audio(t: Transcript) -> None:
     """Discard the staged audio when no active transcript needs it any more (compare runs
-    share one file)."""
+    share one file). Audio given to Voice Lab is copied out first (app/privacy/voice_lab.py)."""
+    voice_lab.on_transcript_ended(t)
     if t.staged_audio_id is None:
         return
     others = db.session.scalar(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
+from app.ingest import staging
 from app.tenants.services import user_workspaces
 
 bp = Blueprint("web", __name__)
+log = logging.getLogger("verbatim.web")
 
 
 @bp.get("/")
@@ -24,4 +27,14 @@ def index() -> Any:
 
 @bp.get("/healthz")
 def healthz() -> Any:
-    return {"status": "ok"}
+    return {"status": "ok", "audio_sweep": _audio_sweep()}
+
+
+def _audio_sweep() -> dict[str, Any] | None:
+    """The audio sweeper's metric (one Redis read): when it last ran, what it removed,
+    and how much audio it found past its deadline (which also raised an alert)."""
+    try:
+        return staging.sweep_metrics()
+    except Exception:  # the health check answers even when Redis does not
+        log.warning("audio sweep metric unreadable", exc_info=True)
+        return None

@@ -95,6 +95,7 @@ def _sign_up(page: Page, name: str) -> str:
     page.get_by_label("Name").fill(name)
     page.get_by_label("Email").fill(unique_email("player"))
     page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("I am 13 or older.").check()
     page.get_by_role("button", name="Create account").click()
     page.wait_for_url(re.compile(r"/w/[^/]+/$"))
     match = re.search(r"/w/([^/]+)/$", page.url)

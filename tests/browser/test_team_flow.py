@@ -63,6 +63,7 @@ def _sign_up(person: Person, name: str, email: str) -> None:
     page.get_by_label("Name").fill(name)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("I am 13 or older.").check()
     page.get_by_role("button", name="Create account").click()
     page.wait_for_url(re.compile(r"/w/[^/]+/$"))
 

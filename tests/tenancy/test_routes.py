@@ -14,8 +14,11 @@ from app.auth.models import User
 from app.extensions import db
 from tests.tenancy.conftest import Side, World
 from tests.tenancy.matrix import API, CHILD_PLACEHOLDERS, PUBLIC, SIGNED_IN, WORKSPACE
-from tests.tenancy.matrix_private_transcripts import OWN_NOT_FOUND
+from tests.tenancy.matrix_privacy_export import OWN_NOT_FOUND as EXPORTS_NOT_FOUND
+from tests.tenancy.matrix_private_transcripts import OWN_NOT_FOUND as PRIVATE_NOT_FOUND
 from tests.web import Web
+
+OWN_NOT_FOUND = PRIVATE_NOT_FOUND | EXPORTS_NOT_FOUND
 
 # Route argument names -> the matrix's placeholder for the same kind of object.
 _ALIASES = {"key_id": "api_key_id", "name": "plugin"}
@@ -46,6 +49,7 @@ def fill(template: str, side: Side | None, *, slug: str | None = None) -> str:
         "summary_id": side.summary_id if side else uuid.uuid4(),
         "message_id": side.message_id if side else uuid.uuid4(),
         "template_id": side.template_id if side else uuid.uuid4(),
+        "export_id": uuid.uuid4(),  # nobody in the world asked for a data export
     }
     return template.format(**values)
 

@@ -51,7 +51,22 @@
       compare_model: field("opt-compare") || null,
       // Always said, ticked or not: left out, the server would apply the person's default.
       private: privateChosen(),
+      ...voiceLabChosen(),
     };
+  }
+
+  // Voice Lab (templates/transcripts/new.html): given only while its box is ticked, with
+  // the version of the consent wording the page showed.
+  function voiceLabChosen() {
+    const box = document.getElementById("opt-voice-lab");
+    if (!box || box.disabled || !box.checked) return { voice_lab: false };
+    return { voice_lab: true, voice_lab_consent: box.dataset.consentVersion || "" };
+  }
+
+  // Consent is per recording: once the files added together have it, the box unticks.
+  function resetVoiceLab() {
+    const box = document.getElementById("opt-voice-lab");
+    if (box) box.checked = false;
   }
 
   // The "Private Transcript" box; disabled (no keyring yet) counts as not private.
@@ -373,6 +388,8 @@
 
   function enqueue(file, meta) {
     const job = new UploadJob(file, meta || {});
+    // After the whole batch (files dropped together) took its options.
+    if (job.options.voice_lab) queueMicrotask(resetVoiceLab);
     waiting.push(job);
     pump();
     return job;
