@@ -86,7 +86,7 @@ def test_the_best_offered_match_wins_and_unknown_languages_fall_back(web: Web) -
 def test_signed_in_pages_follow_the_browser(team: Team) -> None:
     german = page(team.web, team.url("/"), **GERMAN)
     assert "<h2>Ihre Rolle</h2>" in german and "<h2>Mitglieder</h2>" in german
-    assert "<p class=\"big\">Eigentümer</p>" in german  # the role, by its German name
+    assert '<p class="big">Eigentümer</p>' in german  # the role, by its German name
     assert ">Datenschutz</a>" in german  # the account menu's privacy link
     french = page(team.web, team.url("/members"), **FRENCH)
     assert "<h1>Membres</h1>" in french and "Inviter quelqu&#39;un" not in french
