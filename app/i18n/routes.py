@@ -1,4 +1,4 @@
-"""The language switcher: POST /language (form: language, next)."""
+"""The language switcher: POST /language (form: language, and optionally next)."""
 
 from __future__ import annotations
 
@@ -14,23 +14,25 @@ from app.i18n import services, set_language_cookie
 bp = Blueprint("language", __name__)
 
 
+def _back() -> str:
+    """Where to go after switching: `next`, else the page the form was on (the Referer,
+    same host only); safe_next refuses anything that would leave the site.
+
+    The pages carry no `next` of their own: a path in every page's body would make another
+    workspace's refusal read differently from a missing page's (tests/tenancy)."""
+    target = request.form.get("next")
+    if not target and request.referrer:
+        parts = urlsplit(request.referrer)
+        if parts.netloc == request.host:
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+    return safe_next(target)
+
+
 @bp.post("/language")
 def switch() -> Any:
     code = services.check_language(request.form.get("language"))
     if current_user.is_authenticated:
         services.set_user_language(current_user, code)
-    response = redirect(safe_next(request.form.get("next") or _referring_path()))
+    response = redirect(_back())
     set_language_cookie(response, code)
     return response
-
-
-def _referring_path() -> str | None:
-    """Back to the page the switcher was on. Pages do not carry their own address in the
-    form (a 404 page must not differ by the address asked for); Referrer-Policy
-    same-origin sends it on our own forms."""
-    if not request.referrer:
-        return None
-    ref = urlsplit(request.referrer)
-    if ref.netloc != request.host:
-        return None
-    return ref.path + (f"?{ref.query}" if ref.query else "")

@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 
 from app.auth.models import User
 from app.extensions import db
-from tests.transcripts import Team
+from tests.transcripts import Team, make_transcript
 from tests.web import Web, make_user
 
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}
@@ -39,8 +39,9 @@ def lang_cookie(resp: object) -> str | None:
     return None
 
 
-def switch(web: Web, language: str, next_url: str = "/login") -> object:
-    return web.post("/language", {"language": language, "next": next_url})
+def switch(web: Web, language: str, next_url: str | None = "/login", **kw: object) -> object:
+    data = {"language": language} if next_url is None else {"language": language, "next": next_url}
+    return web.post("/language", data, **kw)
 
 
 # ---- Accept-Language ------------------------------------------------------------------------
@@ -179,6 +180,25 @@ def test_next_never_leaves_the_site(web: Web, target: str) -> None:
     assert lang_cookie(resp) is not None
 
 
+def test_without_next_it_goes_back_to_the_page_it_came_from(web: Web) -> None:
+    back = switch(web, "fr", None, headers={"Referer": "https://localhost/login?next=/account"})
+    assert back.headers["Location"] == "/login?next=/account"
+    for referer in ("https://localhost//evil.example", "https://localhost/\\evil.example"):
+        resp = switch(web, "de", None, headers={"Referer": referer})
+        assert resp.status_code == 302 and resp.headers["Location"] == "/", referer
+    # Another site's form never gets this far: the CSRF check refuses it.
+    foreign = switch(web, "de", None, headers={"Referer": "https://evil.example/login"})
+    assert foreign.status_code == 400 and lang_cookie(foreign) is None
+
+
+def test_the_switcher_names_no_path_so_refusals_read_alike(team: Team) -> None:
+    # tests/tenancy compares another workspace's 404 with a missing one's byte for byte.
+    missing = team.web.get("/w/no-such-place/members")
+    assert missing.status_code == 404
+    body = missing.get_data(as_text=True)
+    assert 'action="/language"' in body and "no-such-place" not in body
+
+
 def test_switching_needs_the_csrf_token(web: Web) -> None:
     resp = web.post("/language", {"language": "de", "next": "/"}, csrf=False)
     assert resp.status_code == 400
@@ -216,3 +236,55 @@ def test_choosing_the_language_costs_no_query(app: Flask, team: Team) -> None:
         assert "<h2>Ihre Rolle</h2>" in page(team.web, url)
     counts["saved"] = len(statements)
     assert len(set(counts.values())) == 1, counts
+
+
+@pytest.mark.parametrize(
+    ("path", "german", "french"),
+    [
+        ("/", "Ihre Rolle", "Votre rôle"),
+        ("/members", "Jemanden einladen", "Inviter quelqu'un"),
+        ("/transcripts/", "Neues Transkript", "Nouvelle transcription"),
+        ("/folders", "Ordner erstellen", "Créer le dossier"),
+        ("/search", "Beste Treffer", "Meilleure correspondance"),
+        ("/billing/", "Minuten in diesem Zeitraum", "Minutes sur cette période"),
+        ("/api-keys/", "Schlüssel erstellen", "Créer la clé"),
+        ("/settings", "Einstellungen des Arbeitsbereichs", "Paramètres de l'espace de travail"),
+        ("/settings/ai", "Vorlagen für Zusammenfassungen", "Modèles de résumé"),
+        ("/audit/", "Audit-Protokoll", "Journal d'audit"),
+        ("/plugins/", "Letzte Zustellungen", "Livraisons récentes"),
+    ],
+)
+def test_workspace_pages_render_in_each_language(
+    team: Team, path: str, german: str, french: str
+) -> None:
+    assert german in page(team.web, team.url(path), **GERMAN)
+    assert french in page(team.web, team.url(path), **FRENCH)
+
+
+def test_account_pages_render_in_each_language(team: Team) -> None:
+    assert "Passwort ändern" in page(team.web, "/account", **GERMAN)
+    assert "Changer le mot de passe" in page(team.web, "/account", **FRENCH)
+    assert "Private Transkripte aktivieren" in page(team.web, "/account/private", **GERMAN)
+
+
+def test_a_transcript_and_its_tools_render_in_each_language(app: Flask, team: Team) -> None:
+    tid = make_transcript(
+        app,
+        team.workspace.id,
+        "Kickoff",
+        segments=[(0.0, 2.0, "hello there", "SPEAKER_00"), (2.0, 4.0, "and goodbye", "SPEAKER_01")],
+        speakers={"SPEAKER_00": "Ana", "SPEAKER_01": "Ben"},
+    )
+    show = page(team.web, team.url(f"/transcripts/{tid}"), **GERMAN)
+    assert "Suchen und ersetzen" in show and "Transkript löschen" in show
+    assert '<span class="badge status-completed">fertig</span>' in show
+    show_fr = page(team.web, team.url(f"/transcripts/{tid}"), **FRENCH)
+    assert "Rechercher et remplacer" in show_fr and "Intervenants" in show_fr
+    history = page(team.web, team.url(f"/transcripts/{tid}/history"), **FRENCH)
+    assert "<h1>Historique</h1>" in history
+    review = page(team.web, team.url(f"/transcripts/{tid}/review"), **GERMAN)
+    assert "Unsichere Wörter prüfen" in review
+    shares = page(team.web, team.url(f"/transcripts/{tid}/shares"), **FRENCH)
+    assert "Nouveau lien" in shares and 'name="days"' in shares
+    english = page(team.web, team.url(f"/transcripts/{tid}"))
+    assert '<span class="badge status-completed">completed</span>' in english

@@ -296,7 +296,7 @@ def test_invitee_without_an_account_signs_up_and_lands_on_the_invitation(
     login_page = newcomer.get(newcomer.get(link).headers["Location"]).get_data(as_text=True)
     signup_href = re.search(r'href="(/signup\?next=[^"]+)"', login_page).group(1)
     signup_url = html.unescape(signup_href)
-    resp = newcomer.post(signup_url, {"email": email, "password": PASSWORD})
+    resp = newcomer.post(signup_url, {"email": email, "password": PASSWORD, "age_13": "on"})
     assert resp.status_code == 302
     assert resp.headers["Location"] == link
     assert "Accept" in newcomer.get(link).get_data(as_text=True)
