@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from app.settings import settings
 
 RECORD = 1024 * 1024
 NONCE = 12
@@ -152,3 +156,24 @@ def _open_record(aead: AESGCM, file_id: bytes, index: int, slot: bytes) -> bytes
         return aead.decrypt(slot[:NONCE], sealed, _aad(file_id, index))
     except InvalidTag as e:
         raise CorruptStagedFile(f"record {index} failed authentication") from e
+
+
+def _kek(info: bytes) -> bytes:
+    secret = settings().secret_key.encode()
+    return HKDF(hashes.SHA256(), 32, salt=None, info=info).derive(secret)
+
+
+def wrap_key(info: bytes, file_id: bytes, plain: bytes) -> bytes:
+    """A file's data key (and anything that must travel with it, authenticated), sealed
+    under a key derived from VERBATIM_SECRET_KEY for one use (`info`, e.g.
+    b"verbatim:staging-kek:v1") and bound to the file's id: a database dump alone opens
+    no file, and a key moved to another row does not open."""
+    nonce = os.urandom(NONCE)
+    return nonce + AESGCM(_kek(info)).encrypt(nonce, plain, file_id)
+
+
+def unwrap_key(info: bytes, file_id: bytes, blob: bytes | None) -> bytes:
+    """What wrap_key sealed; FileNotFoundError when the key was forgotten (deleted)."""
+    if not blob:
+        raise FileNotFoundError("the file was deleted")
+    return AESGCM(_kek(info)).decrypt(blob[:NONCE], blob[NONCE:], file_id)

@@ -14,14 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 
 from app.db import as_utc, utcnow
 from app.extensions import db
-from app.ingest.crypto_file import RecordReader, RecordWriter
+from app.ingest.crypto_file import RecordReader, RecordWriter, unwrap_key, wrap_key
 from app.ingest.models import StagedAudio
 from app.queue import redis
 from app.settings import settings
@@ -43,21 +40,11 @@ def path_of(staged: StagedAudio) -> Path:
     return staging_root() / f"{staged.id.hex}{SUFFIX}"
 
 
-def _kek() -> bytes:
-    secret = settings().secret_key.encode()
-    return HKDF(hashes.SHA256(), 32, salt=None, info=b"verbatim:staging-kek:v1").derive(secret)
-
-
-def _wrap(staged_id: uuid.UUID, key: bytes) -> bytes:
-    nonce = os.urandom(12)
-    return nonce + AESGCM(_kek()).encrypt(nonce, key, staged_id.bytes)
+WRAP_INFO = b"verbatim:staging-kek:v1"
 
 
 def _unwrap(staged: StagedAudio) -> bytes:
-    if not staged.wrapped_key:
-        raise FileNotFoundError("the audio was deleted")
-    blob = staged.wrapped_key
-    return AESGCM(_kek()).decrypt(blob[:12], blob[12:], staged.id.bytes)
+    return unwrap_key(WRAP_INFO, staged.id.bytes, staged.wrapped_key)
 
 
 def create() -> StagedAudio:
@@ -70,7 +57,7 @@ def create() -> StagedAudio:
         workspace_id=workspace_id,
         expires_at=utcnow() + timedelta(hours=settings().audio_deadline_hours),
     )
-    staged.wrapped_key = _wrap(staged.id, os.urandom(32))
+    staged.wrapped_key = wrap_key(WRAP_INFO, staged.id.bytes, os.urandom(32))
     db.session.add(staged)
     return staged
 

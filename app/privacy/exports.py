@@ -30,9 +30,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, or_, select, update
 
 from app.ai.models import AiConversation, AiMessage, AiSummary, AiUsage
@@ -41,7 +38,13 @@ from app.billing.models import UsageRecord
 from app.db import as_utc, utcnow
 from app.errors import Conflict, NotFound, ServiceError
 from app.extensions import db
-from app.ingest.crypto_file import CorruptStagedFile, RecordReader, RecordWriter
+from app.ingest.crypto_file import (
+    CorruptStagedFile,
+    RecordReader,
+    RecordWriter,
+    unwrap_key,
+    wrap_key,
+)
 from app.mail.service import queue_mail
 from app.privacy.deletion import pseudonym
 from app.privacy.models import (
@@ -121,21 +124,11 @@ def _path(req: PrivacyRequest) -> Path:
     return export_root() / req.file_name
 
 
-def _kek() -> bytes:
-    secret = settings().secret_key.encode()
-    return HKDF(hashes.SHA256(), 32, salt=None, info=b"verbatim:export-kek:v1").derive(secret)
-
-
-def _wrap(request_id: uuid.UUID, key: bytes) -> bytes:
-    nonce = os.urandom(12)
-    return nonce + AESGCM(_kek()).encrypt(nonce, key, request_id.bytes)
+WRAP_INFO = b"verbatim:export-kek:v1"
 
 
 def _unwrap(req: PrivacyRequest) -> bytes:
-    if not req.file_key:
-        raise FileNotFoundError("the export was deleted")
-    blob = req.file_key
-    return AESGCM(_kek()).decrypt(blob[:12], blob[12:], req.id.bytes)
+    return unwrap_key(WRAP_INFO, req.id.bytes, req.file_key)
 
 
 def _discard(req: PrivacyRequest) -> bool:
@@ -406,7 +399,7 @@ def run_export(request_id: uuid.UUID, *, now: datetime | None = None) -> str:
     # next, the expiry job can find the file and delete it.
     key = os.urandom(32)
     req.file_name = f"{uuid.uuid4().hex}{SUFFIX}"
-    req.file_key = _wrap(req.id, key)
+    req.file_key = wrap_key(WRAP_INFO, req.id.bytes, key)
     written = _path(req)
     db.session.commit()
     formats = [f for f in req.formats.split(",") if f]

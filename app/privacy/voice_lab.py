@@ -36,9 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -47,12 +44,20 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, ServiceError
 from app.extensions import db
 from app.ingest import staging
-from app.ingest.crypto_file import RECORD, CorruptStagedFile, RecordReader, RecordWriter
+from app.ingest.crypto_file import (
+    RECORD,
+    CorruptStagedFile,
+    RecordReader,
+    RecordWriter,
+    unwrap_key,
+    wrap_key,
+)
 from app.ingest.models import StagedAudio
 from app.privacy.models import ContributionStatus, VoiceContribution, VoiceRelease
 from app.settings import settings
 from app.tenants.context import workspace_scope
 from app.transcripts.models import Status, Transcript, TranscriptSegment
+from app.zip_sink import ZipSink
 
 log = logging.getLogger("verbatim.voice_lab")
 
@@ -262,27 +267,14 @@ def path_of(c: VoiceContribution) -> Path:
     return root() / (c.file_name or f"{c.id.hex}{SUFFIX}")
 
 
-def _kek() -> bytes:
-    secret = settings().secret_key.encode()
-    return HKDF(hashes.SHA256(), 32, salt=None, info=_WRAP_INFO).derive(secret)
-
-
 def _wrap(contribution_id: uuid.UUID, key: bytes, size: int) -> bytes:
     # The size travels with the key, authenticated: the reader then notices a file cut
     # short at a record boundary.
-    nonce = os.urandom(12)
-    sealed = AESGCM(_kek()).encrypt(
-        nonce, struct.pack(_WRAP_FORMAT, key, size), contribution_id.bytes
-    )
-    return nonce + sealed
+    return wrap_key(_WRAP_INFO, contribution_id.bytes, struct.pack(_WRAP_FORMAT, key, size))
 
 
 def _unwrap(c: VoiceContribution) -> tuple[bytes, int]:
-    if not c.file_key:
-        raise FileNotFoundError("the audio was deleted")
-    blob = c.file_key
-    plain = AESGCM(_kek()).decrypt(blob[:12], blob[12:], c.id.bytes)
-    key, size = struct.unpack(_WRAP_FORMAT, plain)
+    key, size = struct.unpack(_WRAP_FORMAT, unwrap_key(_WRAP_INFO, c.id.bytes, c.file_key))
     return key, size
 
 
@@ -602,27 +594,8 @@ def release_zip(number: int) -> ReleaseZip:
     )
 
 
-class _Sink:
-    """Where zipfile writes: bytes collect until taken (no seeking: sizes follow data)."""
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-
-    def write(self, data: bytes) -> int:
-        self._buffer += data
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        data = bytes(self._buffer)
-        self._buffer.clear()
-        return data
-
-
 def _zip_chunks(release_id: uuid.UUID, ids: list[uuid.UUID]) -> Iterator[bytes]:
-    sink = _Sink()
+    sink = ZipSink()
     stamp = utcnow().timetuple()[:6]
     clips: list[dict[str, Any]] = []
     # Audio is compressed already: stored, not deflated; one record in memory at a time.

@@ -10,7 +10,6 @@ the database and the search index, so the scanner (tests/private/leaks.py) can f
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import subprocess
@@ -39,7 +38,16 @@ from tests.browser.conftest import Watched, watch
 from tests.fakes.chat_completions_server import ChatCompletionsServer
 from tests.integration.test_workspaces import database
 from tests.plugins import sphinx_engine
-from tests.private.leaks import Cell, dump_database, dump_redis, find, new_cells, text_cells
+from tests.private.leaks import (
+    Cell,
+    LogRecords,
+    capture_logs,
+    dump_database,
+    dump_redis,
+    find,
+    new_cells,
+    text_cells,
+)
 from tests.private.support import CANARY, PASSPHRASE, make_keyring
 from tests.transcripts import ApiCaller, Team, api_caller, drain_index
 
@@ -196,35 +204,11 @@ def test_control_the_same_audio_not_private_puts_the_canary_in_the_database(
     assert person.problems == []
 
 
-class _Records(logging.Handler):
-    """Every log record of this process while attached, as text: message, arguments,
-    extras and traceback."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        trace = logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
-        self.lines.append(f"{record.name}: {record.getMessage()} {vars(record)!r} {trace}")
-
-
 @pytest.fixture
-def server_log() -> Iterator[_Records]:
-    """The live server's (and this process's) log records, at every level; SQLAlchemy's
-    statement echo stays as it was."""
-    root, sqla = logging.getLogger(), logging.getLogger("sqlalchemy")
-    levels = root.level, sqla.level
-    records = _Records()
-    sqla.setLevel(sqla.getEffectiveLevel())
-    root.setLevel(logging.DEBUG)
-    root.addHandler(records)
-    try:
+def server_log() -> Iterator[LogRecords]:
+    """The live server's (and this process's) log records, at every level."""
+    with capture_logs() as records:
         yield records
-    finally:
-        root.removeHandler(records)
-        root.setLevel(levels[0])
-        sqla.setLevel(levels[1])
 
 
 def _unlock(page: Page) -> None:
@@ -248,7 +232,7 @@ def test_private_the_canary_is_shown_in_the_browser_and_nowhere_on_the_server(
     spoken: Path,
     team: Team,
     person: Watched,
-    server_log: _Records,
+    server_log: LogRecords,
 ) -> None:
     make_keyring(app, team.user.id)
     _enable_engine(team)

@@ -25,7 +25,14 @@ from app.privacy.models import PrivacyRequest, RequestKind, RequestStatus
 from app.tenants.models import Membership, Workspace
 from app.transcripts.models import Transcript
 from tests.integration.test_workspaces import add_member, database
-from tests.private.leaks import dump_database, dump_redis, find, text_cells
+from tests.private.leaks import (
+    LogRecords,
+    capture_logs,
+    dump_database,
+    dump_redis,
+    find,
+    text_cells,
+)
 from tests.transcripts import Team, drain_index, make_transcript
 from tests.web import PASSWORD, Web, make_user
 from workers.jobs.privacy_deletions import privacy_deletions
@@ -33,29 +40,11 @@ from workers.jobs.privacy_deletions import privacy_deletions
 CANARY_TEXT = "periwinkle saxophone umbrella"
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        trace = logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
-        self.lines.append(f"{record.name}: {record.getMessage()} {vars(record)!r} {trace}")
-
-
 @pytest.fixture
-def server_log() -> Iterator[_Records]:
+def server_log() -> Iterator[LogRecords]:
     """Every log record of this process while the test runs, at every level."""
-    root = logging.getLogger()
-    level = root.level
-    records = _Records()
-    root.setLevel(logging.DEBUG)
-    root.addHandler(records)
-    try:
+    with capture_logs() as records:
         yield records
-    finally:
-        root.removeHandler(records)
-        root.setLevel(level)
 
 
 def letters(n: int) -> str:

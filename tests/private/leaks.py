@@ -18,9 +18,11 @@ import binascii
 import hashlib
 import html
 import json
+import logging
 import re
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 from urllib.parse import unquote_to_bytes
 
@@ -226,3 +228,37 @@ def find(phrase: str, cells: Iterable[Cell]) -> list[str]:
                         via = "+".join(x for x in (how, escaped) if x) or "as stored"
                         found.append(f"{cell.where}: {name} ({via}): {context!r}")
     return found
+
+
+# --- logs ------------------------------------------------------------------------------------
+
+
+class LogRecords(logging.Handler):
+    """Every log record of this process while attached, as text: message, arguments,
+    extras and traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        trace = logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
+        self.lines.append(f"{record.name}: {record.getMessage()} {vars(record)!r} {trace}")
+
+
+@contextmanager
+def capture_logs() -> Iterator[LogRecords]:
+    """This process's log records at every level while the block runs (a live server in
+    a thread included); SQLAlchemy's statement echo stays as it was."""
+    root, sqla = logging.getLogger(), logging.getLogger("sqlalchemy")
+    levels = root.level, sqla.level
+    records = LogRecords()
+    sqla.setLevel(sqla.getEffectiveLevel())
+    root.setLevel(logging.DEBUG)
+    root.addHandler(records)
+    try:
+        yield records
+    finally:
+        root.removeHandler(records)
+        root.setLevel(levels[0])
+        sqla.setLevel(levels[1])

@@ -26,6 +26,7 @@ from app.transcripts.exports.base import Exporter, ExportFailed, Unprocessable
 from app.transcripts.exports.filenames import safe_stem, unique_names
 from app.transcripts.exports.options import ExportOptions, parse_options
 from app.transcripts.models import Status, Transcript, TranscriptSegment
+from app.zip_sink import ZipSink
 
 EXPORTERS_HOOK = "verbatim_exporters"
 FORMAT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,15}$")
@@ -207,26 +208,6 @@ def export_one(
     return Exported(f"{safe_stem(t.title)}.{chosen.ext}", chosen.media_type, body)
 
 
-class _Sink:
-    """Where zipfile writes: collects bytes until they are taken (no seeking, so zipfile
-    writes each entry's sizes after its data)."""
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-
-    def write(self, data: bytes) -> int:
-        self._buffer += data
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        data = bytes(self._buffer)
-        self._buffer.clear()
-        return data
-
-
 def _selection(ids: Sequence[uuid.UUID]) -> list[Transcript]:
     unique = list(dict.fromkeys(ids))
     if not unique:
@@ -279,7 +260,7 @@ def _zip_chunks(
     chosen: Exporter,
     options: ExportOptions,
 ) -> Iterator[bytes]:
-    sink = _Sink()
+    sink = ZipSink()
     problems: list[str] = []
     now = datetime.now(UTC).timetuple()[:6]
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
