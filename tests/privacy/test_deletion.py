@@ -37,8 +37,6 @@ from tests.transcripts import Team, drain_index, make_transcript
 from tests.web import PASSWORD, Web, make_user
 from workers.jobs.privacy_deletions import privacy_deletions
 
-CANARY_TEXT = "periwinkle saxophone umbrella"
-
 
 @pytest.fixture
 def server_log() -> Iterator[LogRecords]:
@@ -222,6 +220,7 @@ def test_the_canary_appears_nowhere_after_deletion_and_the_retention_job(
 ):
     # Letters only, random: the scanner matches each word's first six letters too.
     name = f"{letters(9).title()} {letters(9).title()}"
+    canary_text = f"{letters(10)} {letters(10)} {letters(10)}"  # no other test's words
     email = f"{letters(12)}@example.test"
     canary, canary_web = member(app, team, name, email=email)
     tid = make_transcript(
@@ -229,7 +228,7 @@ def test_the_canary_appears_nowhere_after_deletion_and_the_retention_job(
         team.workspace.id,
         "Canary's standup",
         uploader_id=canary.id,
-        segments=[(0.0, 2.0, f"We meet about the {CANARY_TEXT} today.", "S1")],
+        segments=[(0.0, 2.0, f"We meet about the {canary_text} today.", "S1")],
         speakers={"S1": name},
     )
     personal = personal_workspace(app, canary.id)
@@ -238,21 +237,21 @@ def test_the_canary_appears_nowhere_after_deletion_and_the_retention_job(
         personal,
         "Canary's own",
         uploader_id=canary.id,
-        segments=[(0.0, 2.0, f"My own {CANARY_TEXT}.", "S1")],
+        segments=[(0.0, 2.0, f"My own {canary_text}.", "S1")],
     )
     with database(app, team.workspace.id) as s:
         conversation = AiConversation(transcript_id=tid, user_id=canary.id, scope=tid.hex)
         s.add(conversation)
         s.flush()
         message = AiMessage(
-            conversation_id=conversation.id, role="user", content=f"What about the {CANARY_TEXT}?"
+            conversation_id=conversation.id, role="user", content=f"What about the {canary_text}?"
         )
         s.add(message)
         s.commit()
         message_id = message.id
     with app.app_context():
         writer = streams.Publisher(message_id)
-        writer.delta(f"The {CANARY_TEXT} is at 0:01.")
+        writer.delta(f"The {canary_text} is at 0:01.")
         writer.flush()
     drain_index(app)
 
@@ -263,9 +262,9 @@ def test_the_canary_appears_nowhere_after_deletion_and_the_retention_job(
     # Control: before deletion the scanner finds each of them (the database holds the
     # transcript and its search documents, Redis the answer stream).
     before = everywhere()
-    for needle in (email, name, CANARY_TEXT):
+    for needle in (email, name, canary_text):
         assert find(needle, before), needle
-    assert any("search" in hit or "redis" in hit for hit in find(CANARY_TEXT, before))
+    assert any("search" in hit or "redis" in hit for hit in find(canary_text, before))
 
     assert delete_via_page(canary_web, password=PASSWORD).status_code == 302
     drain_index(app)  # what the index worker does right after the commit
@@ -273,7 +272,7 @@ def test_the_canary_appears_nowhere_after_deletion_and_the_retention_job(
         # The scheduled job, with the clock past the 30-day deadline.
         assert deletion.finish_pending(now=utcnow() + timedelta(days=31))["finished"] == 0
     after = everywhere()
-    for needle in (email, name, CANARY_TEXT):
+    for needle in (email, name, canary_text):
         assert not find(needle, after), (needle, find(needle, after))
     with database(app) as s:
         assert s.get(Transcript, tid) is None

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.privacy import voice_lab
 from app.privacy.models import ContributionStatus, VoiceContribution
-from tests.browser.conftest import Watched, chromium, live_server, watch  # noqa: F401
+from tests.browser.conftest import Watched, watch
 from tests.integration.test_workspaces import database
 from tests.web import PASSWORD, unique_email
 
@@ -37,7 +37,7 @@ def tone(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def session(chromium: Browser, live_server: str) -> Iterator[Watched]:  # noqa: F811
+def session(chromium: Browser, live_server: str) -> Iterator[Watched]:
     made = watch(chromium, live_server, Watched, timeout_ms=20_000)
     yield made
     made.context.close()
