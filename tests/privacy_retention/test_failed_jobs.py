@@ -133,7 +133,7 @@ def test_a_failed_job_keeps_no_message_in_redis_and_expires(own: Own) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
 
     job = Job.fetch(job_id, connection=own.conn)
-    assert job.get_status() == JobStatus.FAILED
+    assert job.get_status() == JobStatus.FAILED, (result.stdout[-3000:], result.stderr[-3000:])
     # What is kept: where it failed and what kind of error, nothing it said.
     kept = job.latest_result().exc_string or ""
     assert "tests/privacy_retention/canary_jobs.py:" in kept
