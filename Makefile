@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint bench clean system-deps
+.PHONY: run test lint bench clean system-deps lock
 
 # Debian/Ubuntu packages the tests and the product use; installed when missing.
 # Fonts: PDF exports of Arabic, Georgian, Chinese and other scripts.
@@ -14,10 +14,12 @@ FONT_PACKAGES := fonts-dejavu-core fonts-noto-core fonts-wqy-microhei
 TEST_PACKAGES := postgresql redis-server chromium ffmpeg espeak-ng $(FONT_PACKAGES)
 RUN_PACKAGES := ffmpeg $(FONT_PACKAGES)
 
-$(STAMP): pyproject.toml
+# constraints.txt pins what the suite last passed on: a new major of a dependency
+# (RQ 3 changed a worker hook's signature) must arrive through `make lock`, not by surprise.
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { scripts/apt-install.sh python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -43,6 +45,16 @@ bench: $(STAMP)
 	$(BIN)/python bench/ai.py
 	$(BIN)/python bench/private.py
 	$(BIN)/python bench/billing.py
+
+# Resolve the newest versions pyproject.toml allows in a scratch venv and pin them;
+# then run `make test` before committing the new constraints.txt.
+lock:
+	rm -rf var/lock-venv && $(PYTHON) -m venv var/lock-venv
+	var/lock-venv/bin/pip install -q --upgrade pip
+	var/lock-venv/bin/pip install -q -e ".[dev]"
+	{ echo "# The versions CI last tested (pip freeze of a fresh \`make test\` venv). \`make lock\` refreshes it."; \
+	  var/lock-venv/bin/pip freeze --exclude-editable; } > constraints.txt
+	rm -rf var/lock-venv
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

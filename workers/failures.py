@@ -70,20 +70,14 @@ class SafeFailures:
             if handler(job, *exc_info) is False:
                 break
 
-    def handle_job_failure(
-        self,
-        job: Job,
-        queue: Queue,
-        started_job_registry: Any = None,
-        exc_string: str = "",
-    ) -> None:
+    def handle_job_failure(self, job: Job, queue: Queue, **kwargs: Any) -> None:
+        # RQ passes everything after the queue by keyword, and the set grows between
+        # majors (3.0 added `execution`): all of it passes through but the string.
         current = sys.exc_info()
         if current[0] is not None:
-            exc_string = safe_failure(*current)
+            kwargs["exc_string"] = safe_failure(*current)
         # Otherwise RQ wrote the text itself (a work horse killed, a job stopped).
-        super().handle_job_failure(  # type: ignore[misc]
-            job, queue=queue, started_job_registry=started_job_registry, exc_string=exc_string
-        )
+        super().handle_job_failure(job, queue, **kwargs)  # type: ignore[misc]
 
 
 class SafeWorker(SafeFailures, Worker):
