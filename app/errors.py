@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 
 class ServiceError(Exception):
     """A refused action with a message fit to show to the person who asked."""
@@ -9,6 +11,8 @@ class ServiceError(Exception):
     status = 400
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
+        # str(): a lazily translated message becomes text in the asker's language here.
+        message = str(message)
         super().__init__(message)
         self.message = message
         self.field = field
@@ -23,14 +27,18 @@ def refusal_status(e: ServiceError, plain: int = 422) -> int:
 class NotFound(ServiceError):
     status = 404
 
-    def __init__(self, message: str = "Not found.") -> None:
+    def __init__(self, message: str | None = None) -> None:
+        # Lazy, so the default reads in the asker's language (ServiceError str()s it).
+        message = message if message is not None else _l("Not found.")
         super().__init__(message)
 
 
 class Forbidden(ServiceError):
     status = 403
 
-    def __init__(self, message: str = "You do not have permission to do that.") -> None:
+    def __init__(self, message: str | None = None) -> None:
+        if message is None:
+            message = _l("You do not have permission to do that.")
         super().__init__(message)
 
 

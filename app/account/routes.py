@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth import services as auth_services
@@ -52,7 +53,7 @@ def change_password() -> Any:
     from app.auth.routes import start_session
 
     start_session(current_user._get_current_object())  # keep this session, end the others
-    flash("Password changed. Your other sessions were signed out.", "success")
+    flash(_("Password changed. Your other sessions were signed out."), "success")
     return redirect(url_for("account.show"))
 
 
@@ -64,6 +65,6 @@ def new_workspace() -> Any:
             workspace = services.create_workspace(current_user.id, field("name"), field("slug"))
         except ServiceError as e:
             return render_template("account/new_workspace.html", error=e, form=request.form), 422
-        flash(f"{workspace.name} is ready. Invite your team.", "success")
+        flash(_("%(workspace)s is ready. Invite your team.", workspace=workspace.name), "success")
         return redirect(url_for("workspace.members", slug=workspace.slug))
     return render_template("account/new_workspace.html", form={})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.ai.models import AiSettings
@@ -83,8 +84,11 @@ def resolve() -> tuple[type[AIProvider], ProviderConfig, Choice]:
     cls = classes.get(name)
     if cls is None:
         raise Unavailable(
-            f"The AI provider '{name}' is not available here; an admin can choose another "
-            "in the workspace's AI settings."
+            _(
+                "The AI provider '%(name)s' is not available here; an admin can choose "
+                "another in the workspace's AI settings.",
+                name=name,
+            )
         )
     own_url = bool(row and row.base_url and cfg.ai_workspace_endpoints)
     own_key = ""
@@ -126,7 +130,7 @@ def check_destination(base_url: str) -> None:
         check_url(base_url, allow_private=settings().outbound_allow_private)
     except OutboundRefused as e:
         raise ServiceError(
-            f"That AI server address is not allowed: {e}", field="base_url"
+            _("That AI server address is not allowed: %(reason)s", reason=e), field="base_url"
         ) from None
 
 
@@ -145,17 +149,17 @@ def save(
     cfg = settings()
     provider, model, base_url = provider.strip(), model.strip(), base_url.strip()
     if provider and provider not in provider_classes():
-        raise ServiceError("Choose one of the providers listed.", field="provider")
+        raise ServiceError(_("Choose one of the providers listed."), field="provider")
     if len(model) > 128:
-        raise ServiceError("The model name is too long.", field="model")
+        raise ServiceError(_("The model name is too long."), field="model")
     if (base_url or api_key) and not cfg.ai_workspace_endpoints:
         raise ServiceError(
-            "This installation does not let workspaces choose their own AI server.",
+            _("This installation does not let workspaces choose their own AI server."),
             field="base_url",
         )
     if base_url:
         if len(base_url) > 500:
-            raise ServiceError("The address is too long.", field="base_url")
+            raise ServiceError(_("The address is too long."), field="base_url")
         check_destination(base_url)
     row = workspace_row() or AiSettings()
     row.provider, row.model, row.base_url = provider, model, base_url
@@ -163,7 +167,7 @@ def save(
         row.api_key_sealed = None
     elif api_key:
         if len(api_key) > 500:
-            raise ServiceError("That API key is too long.", field="api_key")
+            raise ServiceError(_("That API key is too long."), field="api_key")
         row.api_key_sealed = sealed.seal(cfg.secret_key, KEY_PURPOSE, api_key.strip())
     row.updated_by_id = user_id
     db.session.add(row)

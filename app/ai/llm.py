@@ -13,6 +13,8 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar
 
+from flask_babel import gettext as _
+
 from app.ai import prompts
 from app.ai.citations import stamp
 from app.ai.provider import (
@@ -98,7 +100,7 @@ class LanguageModelProvider:
                 )
                 for g in groups
             ]
-        raise ProviderError("The summary did not converge: the model's notes kept growing.")
+        raise ProviderError(_("The summary did not converge: the model's notes kept growing."))
 
     def _note_tokens(self, parts: int) -> int:
         # Notes on all parts should fit one reduce call together.

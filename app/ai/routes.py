@@ -24,6 +24,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -54,7 +55,7 @@ SETTINGS_FIELDS = ("provider", "model", "base_url")  # the key is write-only: ne
 
 @bp.app_template_global("ai_private_refusal")
 def ai_private_refusal() -> str:
-    return service.PRIVATE_REFUSAL
+    return _(service.PRIVATE_REFUSAL)
 
 
 @bp.context_processor
@@ -181,7 +182,10 @@ def generate(transcript_id: uuid.UUID) -> Any:
     return _done(
         t,
         "summaries",
-        f"“{row.template_title}” is being written; it appears here when it is ready.",
+        _(
+            "“%(title)s” is being written; it appears here when it is ready.",
+            title=row.template_title,
+        ),
         f"ai-summary-{row.id}",
         shown=True,
     )
@@ -210,9 +214,9 @@ def download(transcript_id: uuid.UUID, summary_id: uuid.UUID, fmt: str) -> Any:
     t = transcripts.get(transcript_id)
     row = service.get_summary(t.id, summary_id)
     if fmt not in DOWNLOADS:
-        raise NotFound("No such format.")
+        raise NotFound(_("No such format."))
     if row.state != RunStatus.COMPLETED:
-        raise Conflict("This summary is not finished; download it once it is.")
+        raise Conflict(_("This summary is not finished; download it once it is."))
     body = summary_text(t, row, markdown=fmt == "md")
     resp = Response(body, content_type=DOWNLOADS[fmt])
     name = f"{safe_stem(t.title)} - {safe_stem(row.template_title)}.{fmt}"
@@ -252,7 +256,7 @@ def delete_summary(transcript_id: uuid.UUID, summary_id: uuid.UUID) -> Any:
     row = service.get_summary(t.id, summary_id)
     title = row.template_title
     service.delete_summary(t.id, row.id)
-    return _done(t, "summaries", f"The summary “{title}” was deleted.")
+    return _done(t, "summaries", _("The summary “%(title)s” was deleted.", title=title))
 
 
 @bp.post(f"{PANEL}/chat")
@@ -267,7 +271,7 @@ def chat(transcript_id: uuid.UUID) -> Any:
     except ServiceError as e:
         return _refused(t, "conversation", e, typed=question)
     return _done(
-        t, "conversation", "Your question is asked; the answer is being written.", shown=True
+        t, "conversation", _("Your question is asked; the answer is being written."), shown=True
     )
 
 
@@ -282,7 +286,7 @@ def clear_chat(transcript_id: uuid.UUID) -> Any:
     except ServiceError as e:
         return _refused(t, "conversation", e)
     service.clear(conv)
-    return _done(t, "conversation", "The conversation was cleared.")
+    return _done(t, "conversation", _("The conversation was cleared."))
 
 
 # --- questions across the workspace ------------------------------------------------------------
@@ -332,7 +336,7 @@ def ask() -> Any:
         return _ask_page(refusal_status(e), error=e, typed=question, filters=filters)
     if is_htmx():
         return _ask_page(filters=filters)
-    flash("Your question is asked; the answer is being written.", "success")
+    flash(_("Your question is asked; the answer is being written."), "success")
     return redirect(url_for("ai.ask_page"))
 
 
@@ -341,8 +345,8 @@ def ask() -> Any:
 def clear_ask() -> Any:
     service.clear(service.workspace_conversation(current_user.id))
     if is_htmx():
-        return _ask_page(notice="Your questions were cleared.")
-    flash("Your questions were cleared.", "success")
+        return _ask_page(notice=_("Your questions were cleared."))
+    flash(_("Your questions were cleared."), "success")
     return redirect(url_for("ai.ask_page"))
 
 
@@ -416,7 +420,7 @@ def save_settings() -> Any:
     except ServiceError as e:
         db.session.rollback()  # a refused value stores nothing, the others included
         return _settings_page(refusal_status(e), error=e, form=form)
-    flash("AI settings saved.", "success")
+    flash(_("AI settings saved."), "success")
     return redirect(url_for("ai.settings"))
 
 
@@ -430,7 +434,7 @@ def create_template() -> Any:
         db.session.rollback()
         typed = {"name": name, "instructions": instructions}
         return _settings_page(refusal_status(e), template_error=e, typed=typed)
-    flash(f"The template “{row.name}” was added.", "success")
+    flash(_("The template “%(name)s” was added.", name=row.name), "success")
     return redirect(url_for("ai.settings", _anchor="ai-templates"))
 
 
@@ -447,7 +451,7 @@ def update_template(template_id: uuid.UUID) -> Any:
         db.session.rollback()
         typed = {"name": name, "instructions": instructions}
         return _settings_page(refusal_status(e), template_error=e, editing=template_id, typed=typed)
-    flash(f"The template “{row.name}” was saved.", "success")
+    flash(_("The template “%(name)s” was saved.", name=row.name), "success")
     return redirect(url_for("ai.settings", _anchor="ai-templates"))
 
 
@@ -457,5 +461,7 @@ def delete_template(template_id: uuid.UUID) -> Any:
     row = template_admin.get(template_id)
     name = row.name
     template_admin.delete(row.id)
-    flash(f"The template “{name}” was deleted; summaries made with it stay.", "success")
+    flash(
+        _("The template “%(name)s” was deleted; summaries made with it stay.", name=name), "success"
+    )
     return redirect(url_for("ai.settings", _anchor="ai-templates"))

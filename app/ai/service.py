@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -30,11 +31,12 @@ from app.ai.provider import (
 from app.db import utcnow
 from app.errors import BadRequest, Conflict, NotFound
 from app.extensions import db
+from app.i18n import N_
 from app.queue import enqueue, new_job_id, on_commit
 from app.tenants.context import current_workspace_id
 from app.tenants.models import Workspace
 from app.transcripts import services as transcripts
-from app.transcripts.models import Status, Transcript
+from app.transcripts.models import Status, Transcript, status_name
 
 log = logging.getLogger("verbatim.ai")
 
@@ -42,7 +44,8 @@ MAX_QUESTION_CHARS = 2000
 HISTORY_TURNS = 6  # earlier turns sent with a question (each way), newest kept
 HISTORY_SHARE = 0.2  # of the prompt budget, at most
 WORKSPACE_SCOPE = "workspace"
-PRIVATE_REFUSAL = (
+# The English text (a catalogue msgid); refusals show _(PRIVATE_REFUSAL).
+PRIVATE_REFUSAL = N_(
     "This is a Private Transcript: its text is encrypted in your browser, so the server "
     "cannot read it to summarise it or answer questions about it."
 )
@@ -52,17 +55,20 @@ JOB_TIMEOUT = 30 * 60
 def _workspace() -> Workspace:
     ws = db.session.get(Workspace, current_workspace_id())
     if ws is None:
-        raise NotFound("No such workspace.")
+        raise NotFound(_("No such workspace."))
     return ws
 
 
 def ensure_readable(t: Transcript) -> None:
     """Refuse a transcript the AI may not read: encrypted (409) or without text yet."""
     if t.encrypted:
-        raise Conflict(PRIVATE_REFUSAL)
+        raise Conflict(_(PRIVATE_REFUSAL))
     if t.status != Status.COMPLETED:
         raise Conflict(
-            f"The AI can read a transcript once it is completed; this one is {t.status}."
+            _(
+                "The AI can read a transcript once it is completed; this one is %(status)s.",
+                status=status_name(t.status),
+            )
         )
 
 
@@ -153,7 +159,7 @@ def latest_summaries(transcript_id: uuid.UUID, *, completed: bool = False) -> li
 def get_summary(transcript_id: uuid.UUID, summary_id: uuid.UUID) -> AiSummary:
     row = db.session.get(AiSummary, summary_id)
     if row is None or row.transcript_id != transcript_id:
-        raise NotFound("No such summary.")
+        raise NotFound(_("No such summary."))
     return row
 
 
@@ -207,7 +213,7 @@ def run_summary(summary_id: uuid.UUID) -> str:
         return _fail(AiSummary, summary_id, e.message)
     except Exception:
         log.exception("summary %s failed", summary_id)
-        return _fail(AiSummary, summary_id, "The summary failed unexpectedly; try again.")
+        return _fail(AiSummary, summary_id, _("The summary failed unexpectedly; try again."))
     row = db.session.get(AiSummary, summary_id)
     if row is None:
         return "deleted meanwhile"
@@ -310,10 +316,14 @@ def ask(
     a question across the workspace (filters as on the search page)."""
     text = " ".join((question or "").split())
     if not text:
-        raise BadRequest("Write a question first.", field="question")
+        raise BadRequest(_("Write a question first."), field="question")
     if len(text) > MAX_QUESTION_CHARS:
         raise BadRequest(
-            f"Ask in at most {MAX_QUESTION_CHARS:,} characters (this was {len(text):,}).",
+            _(
+                "Ask in at most %(max)s characters (this was %(given)s).",
+                max=f"{MAX_QUESTION_CHARS:,}",
+                given=f"{len(text):,}",
+            ),
             field="question",
         )
     applied: dict[str, str] = {}
@@ -333,7 +343,7 @@ def ask(
         )
     )
     if busy is not None:
-        raise Conflict("The previous answer is still being written; wait for it first.")
+        raise Conflict(_("The previous answer is still being written; wait for it first."))
     now = utcnow()
     q = AiMessage(
         conversation_id=conv.id,
@@ -384,7 +394,7 @@ def get_message(message_id: uuid.UUID, user_id: uuid.UUID) -> tuple[AiMessage, A
     m = db.session.get(AiMessage, message_id)
     conv = db.session.get(AiConversation, m.conversation_id) if m else None
     if m is None or conv is None or conv.user_id != user_id:
-        raise NotFound("No such message.")
+        raise NotFound(_("No such message."))
     return m, conv
 
 
@@ -405,7 +415,7 @@ def run_answer(message_id: uuid.UUID) -> str:
         if conv.transcript_id is not None:
             t = db.session.get(Transcript, conv.transcript_id)
             if t is None:
-                raise NotFound("The transcript was deleted.")
+                raise NotFound(_("The transcript was deleted."))
             ensure_readable(t)
             lines = sources.lines_of(t)
             ctx = retrieval.for_transcript(lines, question, budget)
@@ -427,7 +437,7 @@ def run_answer(message_id: uuid.UUID) -> str:
         return _fail(AiMessage, message_id, e.message)
     except Exception:
         log.exception("answer %s failed", message_id)
-        message = "The answer failed unexpectedly; try again."
+        message = _("The answer failed unexpectedly; try again.")
         publisher.fail(message)
         return _fail(AiMessage, message_id, message)
     a = db.session.get(AiMessage, message_id)
@@ -468,14 +478,14 @@ def stream(message_id: uuid.UUID, user_id: uuid.UUID, after: str = "") -> Iterat
     then done/error; a finished answer gives done at once."""
     m, _conv = get_message(message_id, user_id)
     if m.role != "assistant":
-        raise NotFound("No such answer.")
+        raise NotFound(_("No such answer."))
     db.session.rollback()  # the relay may wait minutes: hold no transaction meanwhile
     idle = 0
     while True:
         db.session.expire_all()
         current = db.session.get(AiMessage, message_id)
         if current is None:
-            yield streams.Event(after, "error", "The conversation was cleared.")
+            yield streams.Event(after, "error", _("The conversation was cleared."))
             return
         state = current.state
         db.session.rollback()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 
 from flask import g, has_request_context
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -30,7 +31,7 @@ def _require_admin() -> None:
         return
     role = g.get("role")
     if role is None or not Role(role).at_least(Role.ADMIN):
-        raise Forbidden("Only admins of this workspace can change its summary templates.")
+        raise Forbidden(_("Only admins of this workspace can change its summary templates."))
 
 
 def list_templates() -> list[AiTemplate]:
@@ -42,17 +43,21 @@ def get(template_id: uuid.UUID) -> AiTemplate:
     # The scoped ORM filters other workspaces' rows out: theirs answer like a missing one.
     row = db.session.get(AiTemplate, template_id)
     if row is None:
-        raise NotFound("No such summary template.")
+        raise NotFound(_("No such summary template."))
     return row
 
 
 def _clean_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name:
-        raise BadRequest("Name the template.", field="name")
+        raise BadRequest(_("Name the template."), field="name")
     if len(name) > MAX_NAME:
         raise BadRequest(
-            f"Name the template in at most {MAX_NAME} characters (this was {len(name):,}).",
+            _(
+                "Name the template in at most %(max)d characters (this was %(given)s).",
+                max=MAX_NAME,
+                given=f"{len(name):,}",
+            ),
             field="name",
         )
     return name
@@ -61,11 +66,16 @@ def _clean_name(name: str) -> str:
 def _clean_instructions(instructions: str) -> str:
     instructions = (instructions or "").strip()
     if not instructions:
-        raise BadRequest("Write the instructions the summary should follow.", field="instructions")
+        raise BadRequest(
+            _("Write the instructions the summary should follow."), field="instructions"
+        )
     if len(instructions) > MAX_INSTRUCTIONS:
         raise BadRequest(
-            f"Write the instructions in at most {MAX_INSTRUCTIONS:,} characters "
-            f"(this was {len(instructions):,}).",
+            _(
+                "Write the instructions in at most %(max)s characters (this was %(given)s).",
+                max=f"{MAX_INSTRUCTIONS:,}",
+                given=f"{len(instructions):,}",
+            ),
             field="instructions",
         )
     return instructions
@@ -82,7 +92,10 @@ def _refuse_duplicate(name: str, template_id: uuid.UUID | None) -> None:
 
 def _duplicate(name: str) -> Conflict:
     return Conflict(
-        f"This workspace already has a template called “{name}”; choose another name.",
+        _(
+            "This workspace already has a template called “%(name)s”; choose another name.",
+            name=name,
+        ),
         field="name",
     )
 

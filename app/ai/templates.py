@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.ai.models import AiTemplate
@@ -64,13 +65,13 @@ def resolve(key: str) -> Template:
         try:
             template_id = uuid.UUID(key[len(CUSTOM_PREFIX) :])
         except ValueError:
-            raise NotFound("No such summary template.") from None
+            raise NotFound(_("No such summary template.")) from None
         from app.extensions import db
 
         row = db.session.get(AiTemplate, template_id)
         if row is not None:
             return as_template(row)
-    raise NotFound("No such summary template.")
+    raise NotFound(_("No such summary template."))
 
 
 def as_template(row: AiTemplate) -> Template:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, request
+from flask_babel import gettext as _
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
@@ -35,7 +36,7 @@ class VerbatimApi(Api):
         if errors:
             payload: dict[str, Any] = {
                 "error": "invalid",
-                "message": " ".join(_field_messages(errors)) or "The request is not valid.",
+                "message": " ".join(_field_messages(errors)) or _("The request is not valid."),
                 "errors": errors,
             }
         else:

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from flask import g, request, url_for
+from flask_babel import gettext as _
 
 from app.ai import render, service, sse, template_admin, templates, usage
 from app.ai.citations import Citation
@@ -56,8 +57,10 @@ def _person() -> uuid.UUID:
     person = g.api_key.created_by_id
     if person is None:
         raise Forbidden(
-            "This key's maker has left the workspace; conversations belong to a person, so "
-            "make a new key."
+            _(
+                "This key's maker has left the workspace; conversations belong to a person, "
+                "so make a new key."
+            )
         )
     return person
 
@@ -76,7 +79,7 @@ def _transcript(transcript_id: uuid.UUID) -> Transcript:
     """The transcript, refused (409) when Private: nothing of its AI is served either."""
     t = transcripts.get(transcript_id)
     if t.encrypted:
-        raise Conflict(service.PRIVATE_REFUSAL)
+        raise Conflict(_(service.PRIVATE_REFUSAL))
     return t
 
 
@@ -275,7 +278,9 @@ def request_summary(body: dict[str, Any], transcript_id: uuid.UUID) -> Any:
     try:
         t = _transcript(transcript_id)
         if not body["template"].strip():
-            raise BadRequest("Choose a template (see GET /api/v1/ai/templates).", field="template")
+            raise BadRequest(
+                _("Choose a template (see GET /api/v1/ai/templates)."), field="template"
+            )
         row = service.request_summary(t.id, body["template"].strip(), g.api_key.created_by_id)
         return summary_out(row, t)
     except ServiceError as e:
@@ -400,8 +405,11 @@ def ask_workspace(body: dict[str, Any]) -> Any:
         unknown = sorted(set(filters) - set(service.FILTER_NAMES))
         if unknown:
             raise BadRequest(
-                f"Unknown filter {', '.join(unknown)}: filter by "
-                f"{', '.join(service.FILTER_NAMES)}.",
+                _(
+                    "Unknown filter %(unknown)s: filter by %(names)s.",
+                    unknown=", ".join(unknown),
+                    names=", ".join(service.FILTER_NAMES),
+                ),
                 field="filters",
             )
         asked = service.ask(_person(), body["question"], filters=filters)
@@ -471,7 +479,7 @@ def stream_message(message_id: uuid.UUID) -> Any:
         person = _person()
         m, _conv = service.get_message(message_id, person)
         if m.role != "assistant":
-            raise NotFound("No such answer.")
+            raise NotFound(_("No such answer."))
         resp = sse.response(message_id, person, request.headers.get("Last-Event-ID", ""), page_link)
     except ServiceError as e:
         return problem(e)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import g, jsonify, request
+from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 
 from app.auth.api_keys import authenticate_api_key, key_prefix
@@ -29,7 +30,8 @@ def rate_limit_key() -> str:
 
 def unauthorized() -> Any:
     resp = jsonify(
-        error="unauthorized", message="Send a valid API key as 'Authorization: Bearer <key>'."
+        error="unauthorized",
+        message=_("Send a valid API key as 'Authorization: Bearer <key>'."),
     )
     resp.status_code = 401
     resp.headers["WWW-Authenticate"] = 'Bearer realm="verbatim"'

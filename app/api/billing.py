@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, request
+from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.api.blueprint import api_blueprint
@@ -211,7 +212,7 @@ def create_checkout(body: dict[str, Any]) -> Any:
     `Idempotency-Key` header: a retry with the same key answers the same page."""
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
-        return problem(ServiceError("Send an Idempotency-Key header.", field="Idempotency-Key"))
+        return problem(ServiceError(_("Send an Idempotency-Key header."), field="Idempotency-Key"))
     want = checkouts.Request(body["processor"], body["plan"], body["seats"], body["pack"])
     try:
         row = checkouts.start(g.workspace, want, key, g.api_key.created_by_id)

@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 from flask import Response, g, jsonify
+from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.api.blueprint import api_blueprint
@@ -331,7 +332,9 @@ def update_segment(body: dict[str, Any], transcript_id: uuid.UUID, segment_id: u
     def action() -> editing.Saved:
         given = {k: body[k] for k in CHANGEABLE if k in body}
         if not given:
-            raise ServiceError("Nothing to change: send text, start, end, speaker or new_speaker.")
+            raise ServiceError(
+                _("Nothing to change: send text, start, end, speaker or new_speaker.")
+            )
         return editing.update_segment(
             transcript_id,
             segment_id,
@@ -550,10 +553,10 @@ def review_word(body: dict[str, Any], transcript_id: uuid.UUID) -> Any:
         if kind == "fix_all":
             return review.fix_all(transcript_id, body.get("word"), body.get("text"), **common)
         if kind not in ("accept", "fix"):
-            raise ServiceError("action is one of accept, fix, fix_all.", field="action")
+            raise ServiceError(_("action is one of accept, fix, fix_all."), field="action")
         segment_id = body.get("segment_id")
         if segment_id is None:
-            raise ServiceError("Say which segment the word is in.", field="segment_id")
+            raise ServiceError(_("Say which segment the word is in."), field="segment_id")
         if kind == "accept":
             return review.accept(
                 transcript_id, segment_id, body.get("index"), expected=body.get("word"), **common

@@ -102,7 +102,7 @@ def list_export_formats() -> Any:
             for f in service.formats()
         ],
         "options": [
-            {"name": n, "label": LABELS[n], "default": getattr(_DEFAULTS, n)} for n in NAMES
+            {"name": n, "label": str(LABELS[n]), "default": getattr(_DEFAULTS, n)} for n in NAMES
         ],
     }
 

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from flask import g
+from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.api.blueprint import api_blueprint
@@ -158,7 +159,7 @@ def move_transcript(body: dict[str, Any], transcript_id: uuid.UUID) -> Any:
     try:
         person = g.api_key.created_by_id
         if person is None:
-            raise Forbidden("This key's maker has left; a key cannot move transcripts alone.")
+            raise Forbidden(_("This key's maker has left; a key cannot move transcripts alone."))
         target = organizing.move(transcript_id, body["workspace"], person)
     except ServiceError as e:
         return problem(e)

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from flask import g, url_for
+from flask_babel import gettext as _
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
@@ -91,8 +92,10 @@ def _me() -> User:
     user = db.session.get(User, maker) if member else None
     if user is None:
         raise Forbidden(
-            "This API key's maker is no longer a member of its workspace, so it cannot "
-            "act for them. Use a key they made."
+            _(
+                "This API key's maker is no longer a member of its workspace, so it cannot "
+                "act for them. Use a key they made."
+            )
         )
     return user
 

@@ -11,6 +11,7 @@ import uuid
 from typing import Any, BinaryIO
 
 from flask import Response, g, jsonify, request
+from flask_babel import gettext as _
 from flask_smorest.pagination import PaginationParameters
 from werkzeug.exceptions import ClientDisconnected
 
@@ -39,7 +40,7 @@ from app.private import contents
 from app.private import transcript_routes as private_routes
 from app.settings import settings
 from app.transcripts import engines, services
-from app.transcripts.models import Status, Transcript
+from app.transcripts.models import Status, Transcript, status_name
 
 bp = api_blueprint("api_transcripts", __name__, "Transcripts: start, watch, read, change")
 
@@ -177,11 +178,13 @@ def raw_media_refusal() -> Response | None:
         return plain_problem(
             415,
             "unsupported_media_type",
-            "Send the file's bytes as the body with Content-Type application/octet-stream, "
-            "audio/* or video/* (not a multipart form).",
+            _(
+                "Send the file's bytes as the body with Content-Type application/octet-stream, "
+                "audio/* or video/* (not a multipart form)."
+            ),
         )
     if request.content_length is None:
-        return plain_problem(411, "length_required", "Send a Content-Length header.")
+        return plain_problem(411, "length_required", _("Send a Content-Length header."))
     return None
 
 
@@ -235,8 +238,13 @@ def create_from_file(args: dict[str, Any]) -> Any:
     if not created:
         resp = jsonify(
             error="incomplete",
-            message=f"The body ended after {upload.received} of {upload.size} bytes; send "
-            f"the rest with PATCH /api/v1/uploads/{upload.id} from offset {upload.received}.",
+            message=_(
+                "The body ended after %(received)d of %(size)d bytes; send the rest with "
+                "PATCH /api/v1/uploads/%(id)s from offset %(received)d.",
+                received=upload.received,
+                size=upload.size,
+                id=upload.id,
+            ),
             id=str(upload.id),
             offset=upload.received,
         )
@@ -285,10 +293,15 @@ def delete_transcript(transcript_id: uuid.UUID) -> Any:
 
 def _not_ready(t: Transcript) -> Conflict:
     if t.status == Status.FAILED:
-        return Conflict("This transcript failed; it has no text.")
+        return Conflict(_("This transcript failed; it has no text."))
     if t.status == Status.CANCELLED:
-        return Conflict("This transcript was cancelled; it has no text.")
-    return Conflict(f"This transcript is {t.status}; its text is ready once it is completed.")
+        return Conflict(_("This transcript was cancelled; it has no text."))
+    return Conflict(
+        _(
+            "This transcript is %(status)s; its text is ready once it is completed.",
+            status=status_name(t.status),
+        )
+    )
 
 
 def _word(raw: Any) -> dict[str, Any]:
@@ -310,7 +323,7 @@ def get_content(transcript_id: uuid.UUID) -> Any:
     none the server can read: 409 (its ciphertext is at /transcripts/{id}/private)."""
     try:
         t = services.get(transcript_id)
-        contents.refuse(t, "Reading the text through the API")
+        contents.refuse(t, _("Reading the text through the API"))
         if t.status != Status.COMPLETED:
             raise _not_ready(t)
     except ServiceError as e:

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from flask import Response, request, url_for
+from flask_babel import gettext as _
 
 from app.api import transcript_schemas
 from app.api.blueprint import api_blueprint
@@ -128,17 +129,19 @@ def _piece_refusal(chunk_max: int) -> Response | None:
     raw_offset = request.headers.get("Upload-Offset", "")
     if not raw_offset.isascii() or not raw_offset.isdigit():
         return plain_problem(
-            400, "bad_request", "Send the piece's start as an Upload-Offset header (bytes)."
+            400, "bad_request", _("Send the piece's start as an Upload-Offset header (bytes).")
         )
     if request.mimetype != PIECE_TYPE:
         return plain_problem(
-            415, "unsupported_media_type", f"Send each piece with Content-Type {PIECE_TYPE}."
+            415,
+            "unsupported_media_type",
+            _("Send each piece with Content-Type %(type)s.", type=PIECE_TYPE),
         )
     length = request.content_length
     if length is None:
-        return plain_problem(411, "length_required", "Send a Content-Length header.")
+        return plain_problem(411, "length_required", _("Send a Content-Length header."))
     if length > chunk_max:
-        return problem(TooLarge(f"Send at most {chunk_max:,} bytes per request."))
+        return problem(TooLarge(_("Send at most %(max)s bytes per request.", max=f"{chunk_max:,}")))
     return None
 
 

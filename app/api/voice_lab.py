@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from flask import g
+from flask_babel import gettext as _
 
 from app.api.blueprint import api_blueprint
 from app.api.transcript_schemas import ProblemOut
@@ -87,7 +88,7 @@ def withdraw(body: dict[str, Any]) -> Any:
     maker, workspace_id = key_maker(), _workspace_id()
     try:
         if maker is None or workspace_id is None:
-            raise NotFound("No such contribution.")
+            raise NotFound(_("No such contribution."))
         c = voice_lab.withdraw(maker, body["contribution_id"], workspace_id=workspace_id)
     except ServiceError as e:
         return problem(e)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.audit.service import record
@@ -30,7 +31,7 @@ def create_api_key(name: str, created_by_id: uuid.UUID | None) -> tuple[ApiKey, 
     name = (name or "").strip()
     if not 1 <= len(name) <= 80:
         raise ServiceError(
-            "Name the key (1 to 80 characters) so you know where it is used.", field="name"
+            _("Name the key (1 to 80 characters) so you know where it is used."), field="name"
         )
     prefix = KEY_PREFIX + secrets.token_hex(PREFIX_HEX_CHARS // 2)
     raw = f"{prefix}_{secrets.token_urlsafe(32)}"

@@ -8,26 +8,48 @@ sign-in page with a message, and no session.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from joserfc.errors import JoseError
 
 from app.auth import services
 from app.auth.routes import start_session
 from app.errors import ServiceError
 from app.extensions import limiter
+from app.privacy import analytics
 from app.settings import settings
 
 bp = Blueprint("google", __name__, url_prefix="/auth/google")
 
 _CLIENT = "verbatim.google"
-UNREACHABLE = "Google could not be reached. Please try again in a moment."
-NOT_COMPLETED = "Google sign-in did not complete. Please try again."
-CANCELLED = "Google sign-in was cancelled."
+UNREACHABLE = _l("Google could not be reached. Please try again in a moment.")
+NOT_COMPLETED = _l("Google sign-in did not complete. Please try again.")
+CANCELLED = _l("Google sign-in was cancelled.")
+EXPIRED = _l("That took too long; sign in with Google again.")
+
+# A first Google sign-in waits here (the verified claims, in the signed session cookie)
+# while the person confirms their age; after PENDING_SECONDS they start again.
+PENDING = "google_pending"
+PENDING_SECONDS = 600
 
 # What a bad, forged, replayed or unanswered callback raises: authlib's own errors (state,
 # the provider's error answers), joserfc's (signature and claims of the ID token), requests'
@@ -64,10 +86,10 @@ def _client() -> Any:
     return client
 
 
-def _fail(message: str, error: Exception | None = None) -> Any:
+def _fail(message: str | LazyString, error: Exception | None = None) -> Any:
     if error is not None:
         current_app.logger.warning("google sign-in failed: %s: %s", type(error).__name__, error)
-    flash(message, "error")
+    flash(str(message), "error")  # in the asker's language
     return redirect(url_for("auth.login"))
 
 
@@ -102,16 +124,69 @@ def callback() -> Any:
     claims = token.get("userinfo") or {}
     if not claims.get("sub"):
         return _fail(NOT_COMPLETED)
+    identity = {
+        "sub": str(claims["sub"]),
+        "email": str(claims.get("email", "")),
+        # A real boolean (or the string some providers send); bool("false") is True.
+        "verified": claims.get("email_verified") in (True, "true"),
+        "name": str(claims.get("name", "")),
+    }
     try:
-        user = services.sign_in_with_oidc(
-            "google",
-            str(claims["sub"]),
-            str(claims.get("email", "")),
-            # A real boolean (or the string some providers send); bool("false") is True.
-            claims.get("email_verified") in (True, "true"),
-            str(claims.get("name", "")),
-        )
+        user = _sign_in(identity, age_confirmed=False)
     except ServiceError as e:
         return _fail(e.message)
+    if user is None:  # a new account: it asks what the sign-up form asks first
+        session[PENDING] = {**identity, "at": int(time.time())}
+        return redirect(url_for("google.welcome"))
     start_session(user)
+    return redirect(url_for("web.index"))
+
+
+def _sign_in(identity: dict[str, Any], *, age_confirmed: bool) -> Any:
+    return services.sign_in_with_oidc(
+        "google",
+        identity["sub"],
+        identity["email"],
+        bool(identity["verified"]),
+        identity["name"],
+        age_confirmed=age_confirmed,
+    )
+
+
+def _pending() -> dict[str, Any] | None:
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        session.pop(PENDING, None)
+        return None
+    return pending
+
+
+@bp.get("/welcome")
+def welcome() -> Any:
+    pending = _pending()
+    if pending is None:
+        return _fail(EXPIRED)
+    return render_template("auth/google_welcome.html", email=pending["email"], form={})
+
+
+@bp.post("/welcome")
+@limiter.limit(lambda: settings().ratelimit_login)
+def create_account() -> Any:
+    pending = _pending()
+    if pending is None:
+        return _fail(EXPIRED)
+    if request.form.get("age_13") != "on":
+        error = ServiceError(_("Confirm that you are 13 or older."), field="age_13")
+        return render_template(
+            "auth/google_welcome.html", email=pending["email"], form=request.form, error=error
+        ), 422
+    try:
+        user = _sign_in(pending, age_confirmed=True)
+    except ServiceError as e:
+        session.pop(PENDING, None)
+        return _fail(e.message)
+    assert user is not None
+    if request.form.get("analytics") == "on":
+        analytics.set_consent(user, True)
+    start_session(user)  # clears the session, the pending claims with it
     return redirect(url_for("web.index"))

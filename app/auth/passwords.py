@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 
 from app.errors import ServiceError
 
@@ -51,15 +52,18 @@ _COMMON = frozenset(
 def check_strength(password: str, email: str = "") -> None:
     if len(password) < MIN_LENGTH:
         raise ServiceError(
-            f"Choose a password of at least {MIN_LENGTH} characters.", field="password"
+            _("Choose a password of at least %(num)d characters.", num=MIN_LENGTH),
+            field="password",
         )
     if len(password) > MAX_LENGTH:
-        raise ServiceError(f"Passwords are limited to {MAX_LENGTH} characters.", field="password")
+        raise ServiceError(
+            _("Passwords are limited to %(num)d characters.", num=MAX_LENGTH), field="password"
+        )
     lowered = password.lower()
     local = email.split("@", 1)[0].lower()
     if lowered in _COMMON or len(set(password)) < 4 or (len(local) >= 4 and local in lowered):
         raise ServiceError(
-            "That password is too easy to guess; use a longer phrase.", field="password"
+            _("That password is too easy to guess; use a longer phrase."), field="password"
         )
 
 

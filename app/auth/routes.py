@@ -16,6 +16,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import services
@@ -89,7 +90,7 @@ def signup() -> Any:
     if request.method == "POST":
         try:
             if request.form.get("age_13") != "on":
-                raise ServiceError("Confirm that you are 13 or older.", field="age_13")
+                raise ServiceError(_("Confirm that you are 13 or older."), field="age_13")
             user = services.sign_up(
                 field("email"), request.form.get("password", ""), field("name"), age_confirmed=True
             )
@@ -101,7 +102,7 @@ def signup() -> Any:
             ), 422
         next_url = safe_next(request.args.get("next"))  # e.g. back to an invitation
         start_session(user)
-        flash("Welcome to Verbatim. We sent you a link to confirm your email.", "success")
+        flash(_("Welcome to Verbatim. We sent you a link to confirm your email."), "success")
         return redirect(next_url)
     return render_template("auth/signup.html", form={}, google=_google_enabled())
 
@@ -113,7 +114,7 @@ def login() -> Any:
     if request.method == "POST":
         user = services.authenticate(field("email"), request.form.get("password", ""))
         if user is None:
-            error = ServiceError("That email and password do not match an account.")
+            error = ServiceError(_("That email and password do not match an account."))
             return render_template(
                 "auth/login.html", error=error, form=request.form, google=_google_enabled()
             ), 401
@@ -129,7 +130,7 @@ def login() -> Any:
 @login_required
 def logout() -> Any:
     end_session()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -158,7 +159,7 @@ def reset_password(token: str) -> Any:
                 return render_template("auth/reset.html", error=e, token=token), 422
             return render_template("auth/reset.html", error=e, token=None), 410
         start_session(user)
-        flash("Your password is changed; other sessions were signed out.", "success")
+        flash(_("Your password is changed; other sessions were signed out."), "success")
         return redirect(url_for("web.index"))
     try:
         services.check_reset_token(token)
@@ -173,5 +174,5 @@ def verify_email(token: str) -> Any:
         services.verify_email(token)
     except ServiceError as e:
         return render_template("errors/error.html", status=410, message=e.message), 410
-    flash("Your email address is confirmed.", "success")
+    flash(_("Your email address is confirmed."), "success")
     return redirect(url_for("web.index"))

@@ -7,6 +7,9 @@ import secrets
 import uuid
 from datetime import timedelta
 
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -30,7 +33,7 @@ RESET_PASSWORD = "reset_password"  # noqa: S105 (a purpose name, not a secret)
 def normalize_email(email: str) -> str:
     email = (email or "").strip().lower()
     if len(email) > 320 or not _EMAIL.match(email):
-        raise ServiceError("Enter a valid email address.", field="email")
+        raise ServiceError(_("Enter a valid email address."), field="email")
     return email
 
 
@@ -45,7 +48,7 @@ def sign_up(email: str, password: str, name: str = "", *, age_confirmed: bool = 
     check_strength(password, email)
     if user_by_email(email) is not None:
         raise ServiceError(
-            "An account with this email already exists. Sign in instead.", field="email"
+            _("An account with this email already exists. Sign in instead."), field="email"
         )
     user = User(
         email=email,
@@ -60,7 +63,7 @@ def sign_up(email: str, password: str, name: str = "", *, age_confirmed: bool = 
         _send_token_mail(
             user,
             VERIFY_EMAIL,
-            "Confirm your email address",
+            _l("Confirm your email address"),
             "verify_email",
             timedelta(days=2),
             "auth.verify_email",
@@ -69,7 +72,7 @@ def sign_up(email: str, password: str, name: str = "", *, age_confirmed: bool = 
     except IntegrityError:
         db.session.rollback()
         raise ServiceError(
-            "An account with this email already exists. Sign in instead.", field="email"
+            _("An account with this email already exists. Sign in instead."), field="email"
         ) from None
     return user
 
@@ -87,7 +90,7 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def load_session_user(session_id: str) -> User | None:
-    user_id, _, version = session_id.partition(":")
+    user_id, _sep, version = session_id.partition(":")
     try:
         user = db.session.get(User, uuid.UUID(user_id))
     except ValueError:
@@ -119,7 +122,12 @@ def session_ended(sid: str | None) -> bool:
 
 
 def _send_token_mail(
-    user: User, purpose: str, subject: str, template: str, ttl: timedelta, endpoint: str
+    user: User,
+    purpose: str,
+    subject: str | LazyString,
+    template: str,
+    ttl: timedelta,
+    endpoint: str,
 ) -> None:
     raw, digest = new_token()
     db.session.add(
@@ -138,9 +146,9 @@ def _consume_token(raw: str, purpose: str) -> UserToken:
         .with_for_update()
     )
     if token is None or token.used_at is not None:
-        raise ServiceError("This link is invalid or has already been used.")
+        raise ServiceError(_("This link is invalid or has already been used."))
     if as_utc(token.expires_at) < utcnow():
-        raise ServiceError("This link has expired. Ask for a new one.")
+        raise ServiceError(_("This link has expired. Ask for a new one."))
     token.used_at = utcnow()
     return token
 
@@ -154,7 +162,7 @@ def request_password_reset(email: str) -> None:
     _send_token_mail(
         user,
         RESET_PASSWORD,
-        "Reset your Verbatim password",
+        _l("Reset your Verbatim password"),
         "reset_password",
         ttl,
         "auth.reset_password",
@@ -197,7 +205,7 @@ def verify_email(raw: str) -> User:
 
 def change_password(user: User, current: str, new: str) -> None:
     if user.password_hash and not verify_password(user.password_hash, current):
-        raise ServiceError("Your current password is not right.", field="current_password")
+        raise ServiceError(_("Your current password is not right."), field="current_password")
     check_strength(new, user.email)
     user.password_hash = hash_password(new)
     user.session_version += 1
@@ -205,14 +213,23 @@ def change_password(user: User, current: str, new: str) -> None:
 
 
 def sign_in_with_oidc(
-    provider: str, subject: str, email: str, email_verified: bool, name: str = ""
-) -> User:
+    provider: str,
+    subject: str,
+    email: str,
+    email_verified: bool,
+    name: str = "",
+    *,
+    age_confirmed: bool = False,
+) -> User | None:
     """Find or create the account for a verified OIDC identity.
 
     An account with the same email is linked only when one of the two sides proves the
     inbox. When the local account never verified its email, the provider's verified email
     wins: the unverified password (possibly set by someone else, pre-hijacking) is removed
     and its sessions end.
+
+    A new account needs the person's confirmation that they are 13 or older, as sign-up
+    with a password does: without `age_confirmed`, None and nothing is created.
     """
     identity = db.session.scalar(
         select(OAuthIdentity).where(
@@ -226,12 +243,15 @@ def sign_in_with_oidc(
         db.session.commit()
         return user
     if not email_verified:
-        raise ServiceError("Your Google account's email address is not verified.")
+        raise ServiceError(_("Your Google account's email address is not verified."))
     email = normalize_email(email)
     user = user_by_email(email)
     try:
         if user is None:
-            user = User(email=email, name=name[:120], email_verified_at=utcnow())
+            if not age_confirmed:
+                return None
+            now = utcnow()
+            user = User(email=email, name=name[:120], email_verified_at=now, age_confirmed_at=now)
             db.session.add(user)
             db.session.flush()
             create_personal_workspace(user)
@@ -244,7 +264,7 @@ def sign_in_with_oidc(
         db.session.commit()
     except IntegrityError:  # a simultaneous first sign-in or sign-up with the same email
         db.session.rollback()
-        raise ServiceError("Sign-in is already under way for this account; try again.") from None
+        raise ServiceError(_("Sign-in is already under way for this account; try again.")) from None
     return user
 
 

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -48,25 +49,28 @@ class Request:
 
 def _check(workspace: Workspace, want: Request) -> None:
     if want.processor not in PROCESSORS:
-        raise ServiceError("Choose Stripe or Square.", field="processor")
+        raise ServiceError(_("Choose Stripe or Square."), field="processor")
     enabled = stripe_gateway.enabled() if want.processor == "stripe" else square_gateway.enabled()
     if not enabled:
         raise ServiceError(
-            f"Payments through {want.processor.title()} are not set up on this server.",
+            _(
+                "Payments through %(processor)s are not set up on this server.",
+                processor=want.processor.title(),
+            ),
             field="processor",
         )
     if bool(want.pack) == bool(want.plan):
-        raise ServiceError("Choose a plan or a credit pack.", field="plan")
+        raise ServiceError(_("Choose a plan or a credit pack."), field="plan")
     if want.pack:
         if want.pack not in entitlements.CREDIT_PACKS:
-            raise ServiceError("There is no such credit pack.", field="pack")
+            raise ServiceError(_("There is no such credit pack."), field="pack")
         return
     if want.processor != "stripe":
-        raise ServiceError("Subscriptions are paid through Stripe.", field="processor")
+        raise ServiceError(_("Subscriptions are paid through Stripe."), field="processor")
     if accounts.get(workspace.id).stripe_subscription_id:
         # A second subscription would bill twice; an existing one is changed in place.
         raise Conflict(
-            "This workspace already has a subscription; change its plan or seats instead."
+            _("This workspace already has a subscription; change its plan or seats instead.")
         )
     check_plan(workspace, want.plan or "", want.seats)
 
@@ -75,24 +79,37 @@ def check_plan(workspace: Workspace, plan_name: str, seats: int | None) -> int:
     """The seats to bill for `plan_name`, or a refusal saying why not."""
     plan = entitlements.PLANS.get(plan_name)
     if plan is None or not plan.price_cents:
-        raise ServiceError("Choose Pro or Business.", field="plan")
+        raise ServiceError(_("Choose Pro or Business."), field="plan")
     if stripe_gateway.price_for(plan.name) is None:
-        raise ServiceError(f"{plan.title} is not for sale on this server.", field="plan")
+        raise ServiceError(
+            _("%(plan)s is not for sale on this server.", plan=plan.title), field="plan"
+        )
     if workspace.personal:
         if seats not in (None, 1):
             raise ServiceError(
-                "A personal workspace has one seat; create a team to buy more.", field="seats"
+                _("A personal workspace has one seat; create a team to buy more."),
+                field="seats",
             )
         return 1
     if seats is None or not 1 <= seats <= plan.max_seats:
         raise ServiceError(
-            f"{plan.title} takes between 1 and {plan.max_seats} seats.", field="seats"
+            _(
+                "%(plan)s takes between 1 and %(max)d seats.",
+                plan=plan.title,
+                max=plan.max_seats,
+            ),
+            field="seats",
         )
     used = tenants.seats_used()
     if seats < used:
         raise ServiceError(
-            f"This workspace uses {used} seats (members and pending invitations); remove "
-            f"{used - seats} before going down to {seats}.",
+            _(
+                "This workspace uses %(used)d seats (members and pending invitations); "
+                "remove %(extra)d before going down to %(seats)d.",
+                used=used,
+                extra=used - seats,
+                seats=seats,
+            ),
             field="seats",
         )
     return seats
@@ -114,7 +131,7 @@ def start(
     opened. Commits."""
     key = (request_key or "").strip()
     if not key or len(key) > MAX_KEY:
-        raise ServiceError("Reload the page and try again (the form's key is missing).")
+        raise ServiceError(_("Reload the page and try again (the form's key is missing)."))
     seats = None if want.pack else (1 if workspace.personal else want.seats)
     want = Request(want.processor, want.plan or None, seats, want.pack or None)
     row = _find(key)
@@ -137,9 +154,15 @@ def start(
             row = _find(key)
             assert row is not None
     if not _same(row, want):
-        raise Conflict("This form was already used for another purchase; reload the page.")
+        raise Conflict(_("This form was already used for another purchase; reload the page."))
     if row.status != "open":
-        raise Conflict(f"This purchase is already {row.status}.")
+        done = {
+            "completed": _("This purchase is already completed."),
+            "expired": _("This purchase is already expired."),
+        }
+        raise Conflict(
+            done.get(row.status) or _("This purchase is already %(status)s.", status=row.status)
+        )
     if not row.url:
         _open(workspace, row)
         record("billing.checkout_opened", target=row, details=_details(row))

@@ -21,13 +21,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from flask_babel import LazyString, force_locale, format_number, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 DEFAULT_PLAN = "free"
 
 
 @dataclass(frozen=True)
 class Plan:
     name: str
-    title: str
+    # In the reader's language wherever it is shown (a lazy string); `english` for the
+    # processors and stored records.
+    title: str | LazyString
     features: frozenset[str] = frozenset()
     # None: unlimited. Every name in LIMITS must be present in every plan.
     limits: Mapping[str, int | None] = field(default_factory=dict)
@@ -37,8 +43,13 @@ class Plan:
     per_seat: bool = False
     # Most seats one subscription may buy.
     max_seats: int = 1
-    # What the plan page says about it, one line each.
-    highlights: tuple[str, ...] = ()
+    # What the plan page says about it, one line each (lazy strings, like the title).
+    highlights: tuple[str | LazyString, ...] = ()
+
+    @property
+    def english(self) -> str:
+        """The title as the processors and stored records have it, whatever the page."""
+        return _english(self.title)
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,23 @@ class CreditPack:
 
     @property
     def title(self) -> str:
+        """In the reader's language: "1,000 minutes"."""
+        return ngettext(
+            "%(count)s minute",
+            "%(count)s minutes",
+            self.minutes,
+            count=format_number(self.minutes),  # grouped as the reader writes numbers
+        )
+
+    @property
+    def english(self) -> str:
+        """The title as the processors and stored records have it, whatever the page."""
         return f"{self.minutes:,} minutes"
+
+
+def _english(text: str | LazyString) -> str:
+    with force_locale("en"):
+        return str(text)
 
 
 # Every feature and limit a plan can grant, with what it means.
@@ -73,12 +100,12 @@ LIMITS: Mapping[str, str] = {
 PLANS: Mapping[str, Plan] = {
     "free": Plan(
         name="free",
-        title="Free",
+        title=_l("Free"),
         features=frozenset(),
         highlights=(
-            "600 minutes a month (100 of them by API)",
-            "Files up to 2 hours",
-            "Links up to 30 days",
+            _l("600 minutes a month (100 of them by API)"),
+            _l("Files up to 2 hours"),
+            _l("Links up to 30 days"),
         ),
         limits={
             "transcription_minutes_per_month": 600,
@@ -91,15 +118,15 @@ PLANS: Mapping[str, Plan] = {
     ),
     "pro": Plan(
         name="pro",
-        title="Pro",
+        title=_l("Pro"),
         features=frozenset({"share_password", "share_permanent"}),
         price_cents=1200,
         per_seat=True,
         max_seats=10,
         highlights=(
-            "2,000 minutes a month per seat",
-            "Files up to 5 hours",
-            "Permanent and password-protected links",
+            _l("2,000 minutes a month per seat"),
+            _l("Files up to 5 hours"),
+            _l("Permanent and password-protected links"),
         ),
         limits={
             "transcription_minutes_per_month": 2000,
@@ -112,15 +139,15 @@ PLANS: Mapping[str, Plan] = {
     ),
     "business": Plan(
         name="business",
-        title="Business",
+        title=_l("Business"),
         features=frozenset({"share_password", "share_permanent"}),
         price_cents=2900,
         per_seat=True,
         max_seats=500,
         highlights=(
-            "6,000 minutes a month per seat",
-            "Files up to 10 hours",
-            "Unlimited AI",
+            _l("6,000 minutes a month per seat"),
+            _l("Files up to 10 hours"),
+            _l("Unlimited AI"),
         ),
         limits={
             "transcription_minutes_per_month": 6000,
@@ -180,11 +207,11 @@ def credit_pack(name: str) -> CreditPack:
 
 def plan_title(workspace: HasPlan) -> str:
     """The plan's name as people read it, for messages: "the Free plan"."""
-    return f"the {plan_of(workspace).title} plan"
+    return _("the %(plan)s plan", plan=plan_of(workspace).title)
 
 
 def plans_allowing(feature: str) -> list[str]:
     """Titles of the plans that include `feature`, cheapest first, for "upgrade to" hints."""
     if feature not in FEATURES:
         raise KeyError(f"unknown plan feature {feature!r}")
-    return [p.title for p in PLANS.values() if feature in p.features]
+    return [str(p.title) for p in PLANS.values() if feature in p.features]

@@ -19,7 +19,10 @@ from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import datetime
 
+from babel.lists import format_list
 from flask import g, has_request_context
+from flask_babel import format_date, get_locale
+from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 
 from app.billing import accounts, entitlements, periods
@@ -193,7 +196,7 @@ def add_credits(workspace_id: uuid.UUID, seconds: float) -> None:
     before the grant's row is added, which the tally's recount would count as well."""
     workspace = db.session.get(Workspace, workspace_id)
     assert workspace is not None
-    account, _ = _lock(workspace)
+    account, _period = _lock(workspace)
     account.tally_credits_left += seconds
 
 
@@ -225,34 +228,65 @@ def human(seconds: float) -> str:
     """Minutes as people read them: "1 h 05 min", "12 min", "20 s"."""
     whole = math.floor(seconds / 60 + 1e-9)
     if whole < 1:
-        return f"{math.floor(max(0.0, seconds))} s" if seconds >= 1 else "0 min"
+        if seconds >= 1:
+            return _("%(seconds)d s", seconds=math.floor(max(0.0, seconds)))
+        return _("%(minutes)d min", minutes=0)
     hours, mins = divmod(whole, 60)
-    return f"{hours} h {mins:02d} min" if hours else f"{mins} min"
+    if hours:
+        return _("%(hours)d h %(minutes)02d min", hours=hours, minutes=mins)
+    return _("%(minutes)d min", minutes=mins)
 
 
 def _renews(m: Minutes) -> str:
-    return f"{m.period.end:%-d %B}"
+    # The day-and-month pattern is the reader's ("5 March", "5. März").
+    return format_date(m.period.end, _("d MMMM"))
 
 
 def _how_to_get_more() -> str:
-    return "An admin can buy credits or move to a bigger plan on the workspace's Billing page."
+    return _("An admin can buy credits or move to a bigger plan on the workspace's Billing page.")
 
 
 def refusal(m: Minutes, needed: float | None, via: str) -> str:
     """Why `needed` seconds (None: anything at all) cannot run: what is left, when it
     renews, how to get more."""
     allowance = m.allowance_left(via) or 0.0
-    api = " of the API's" if via == "api" and m.api_included is not None else ""
-    credits = f" and {human(m.credits)} of credits" if m.credits >= 60 else " and no credits"
-    has = (
-        "This workspace has"
-        if needed is None
-        else (f"This needs {human(needed)}, but this workspace has")
+    api = via == "api" and m.api_included is not None
+    credits = (
+        _("%(amount)s of credits", amount=human(m.credits)) if m.credits >= 60 else _("no credits")
     )
-    return (
-        f"{has} {human(allowance)}{api} left on the {m.plan} plan this month (it renews "
-        f"on {_renews(m)}){credits}. " + _how_to_get_more()
-    )
+    values = {
+        "left": human(allowance),
+        "plan": m.plan,
+        "date": _renews(m),
+        "credits": credits,
+        "needed": human(needed or 0.0),
+    }
+    # Whole sentences, one per case: word order differs between languages.
+    if needed is None and not api:
+        text = _(
+            "This workspace has %(left)s left on the %(plan)s plan this month (it renews on "
+            "%(date)s) and %(credits)s.",
+            **values,
+        )
+    elif needed is None:
+        text = _(
+            "This workspace has %(left)s of the API's left on the %(plan)s plan this month (it "
+            "renews on %(date)s) and %(credits)s.",
+            **values,
+        )
+    elif not api:
+        text = _(
+            "This needs %(needed)s, but this workspace has %(left)s left on the %(plan)s plan "
+            "this month (it renews on %(date)s) and %(credits)s.",
+            **values,
+        )
+    else:
+        text = _(
+            "This needs %(needed)s, but this workspace has %(left)s of the API's left on the "
+            "%(plan)s plan this month (it renews on %(date)s) and %(credits)s.",
+            **values,
+        )
+    return f"{text} {_how_to_get_more()}"
 
 
 def require_some_left(workspace: Workspace | None = None) -> Minutes:
@@ -295,10 +329,13 @@ def reserve(
         held = held.plus(_share(account, record))
     m = _minutes(workspace, period, stored_tally(account).minus(held))
     if seconds > m.max_file + EPSILON:
-        raise QuotaExceeded(
-            f"This recording is {human(seconds)}; {m.plan} takes files up to "
-            f"{human(m.max_file)}. " + _bigger_files(workspace)
+        too_long = _(
+            "This recording is %(length)s; %(plan)s takes files up to %(longest)s.",
+            length=human(seconds),
+            plan=m.plan,
+            longest=human(m.max_file),
         )
+        raise QuotaExceeded(f"{too_long} {_bigger_files(workspace)}")
     via = records[0].via
     allowance = m.allowance_left(via)
     credits = m.credits
@@ -324,13 +361,21 @@ def _lock(workspace: Workspace) -> tuple[BillingAccount, periods.Period]:
 def _bigger_files(workspace: Workspace) -> str:
     own = entitlements.limit(workspace, "max_file_minutes") or 0
     bigger = [
-        p.title
+        str(p.title)
         for p in entitlements.PLANS.values()
         if (p.limits["max_file_minutes"] or 0) > own and p.price_cents
     ]
     if not bigger:
-        return "Split the recording into parts."
-    return f"{' and '.join(bigger)} take longer files; an admin can change plans on Billing."
+        return _("Split the recording into parts.")
+    return _(
+        "%(plans)s take longer files; an admin can change plans on Billing.",
+        plans=_and_list(bigger),
+    )
+
+
+def _and_list(items: list[str]) -> str:
+    """ "Pro and Business" in the reader's language."""
+    return format_list(items, locale=str(get_locale() or "en"))
 
 
 def _record(t: Transcript, user_id: uuid.UUID | None, *, fresh: bool = False) -> UsageRecord:
@@ -393,6 +438,6 @@ def release(t: Transcript) -> None:
     if record is not None and record.state == UsageState.RESERVED:
         workspace = db.session.get(Workspace, t.workspace_id)
         assert workspace is not None
-        account, _ = _lock(workspace)
+        account, _period = _lock(workspace)
         _count(account, record, -1)
         record.state = UsageState.RELEASED

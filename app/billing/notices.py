@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.auth.models import User
@@ -27,7 +28,7 @@ def payment_failed(account: BillingAccount) -> int:
     for email in admins:
         queue_mail(
             email,
-            f"Payment failed for {workspace.name}",
+            _l("Payment failed for %(workspace)s", workspace=workspace.name),
             "payment_failed",
             workspace=workspace,
             plan=plan,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.auth.models import User
@@ -120,7 +121,7 @@ def _by_member(records: list[UsageRecord]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "user_id": user_id,
-                "name": user.display_name if user else "Former member",
+                "name": user.display_name if user else _("Former member"),
                 "email": user.email if user else "",
                 "minutes": round(mins, 2),
                 "api_minutes": round(api.get(user_id, 0.0), 2),

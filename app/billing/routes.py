@@ -7,6 +7,8 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, flash, g, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from app.billing import (
@@ -65,7 +67,7 @@ def payment_csp() -> str:
 def _human(seconds: float | None) -> str:
     from app.billing.metering import human
 
-    return "unlimited" if seconds is None else human(seconds)
+    return _("unlimited") if seconds is None else human(seconds)
 
 
 @bp.get("/")
@@ -81,7 +83,7 @@ def _int(name: str) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise ServiceError("Seats must be a whole number.", field=name) from None
+        raise ServiceError(_("Seats must be a whole number."), field=name) from None
 
 
 @bp.post("/checkout")
@@ -112,8 +114,14 @@ def change_plan() -> Any:
         return _page(refusal_status(e), e)
     title = entitlements.PLANS[account.plan].title
     flash(
-        f"Now on {title} with {account.seats} seat{'s' if account.seats != 1 else ''}; Stripe "
-        "prorates the difference on the next invoice.",
+        ngettext(
+            "Now on %(plan)s with %(num)d seat; Stripe prorates the difference on the next "
+            "invoice.",
+            "Now on %(plan)s with %(num)d seats; Stripe prorates the difference on the next "
+            "invoice.",
+            account.seats,
+            plan=title,
+        ),
         "success",
     )
     return redirect(url_for("billing.index"), code=303)

@@ -61,7 +61,7 @@ def apply_payment(payment: dict[str, Any]) -> Outcome:
             processor="square",
             reference=str(payment.get("id")),
             kind="credits",
-            description=f"Credits: {pack.title}",
+            description=f"Credits: {pack.english}",
             amount_cents=int(money.get("amount") or pack.price_cents),
             currency=str(money.get("currency") or "usd"),
             status="paid",

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import square
+from flask_babel import gettext as _
 from square.core.api_error import ApiError
 from square.utils.webhooks_helper import verify_signature
 
@@ -35,7 +36,7 @@ def enabled() -> bool:
 def client() -> square.Square:
     cfg = settings()
     if not enabled():
-        raise ServiceError("Payments through Square are not set up on this server.")
+        raise ServiceError(_("Payments through Square are not set up on this server."))
     return square.Square(token=cfg.square_access_token, base_url=cfg.square_base_url)
 
 
@@ -85,7 +86,7 @@ def payment_link(
                 "metadata": {"workspace_id": workspace_id, "pack": pack.name},
                 "line_items": [
                     {
-                        "name": f"Verbatim credits: {pack.title}",
+                        "name": f"Verbatim credits: {pack.english}",
                         "quantity": "1",
                         "base_price_money": {
                             "amount": pack.price_cents,
@@ -95,13 +96,15 @@ def payment_link(
                 ],
             },
             checkout_options={"redirect_url": redirect_url},
-            payment_note=f"Verbatim credits ({pack.title})",
+            payment_note=f"Verbatim credits ({pack.english})",
         )
     except ApiError as e:
         log.warning("square payment link failed: %s %s", e.status_code, e.body)
         raise ProcessorError(
-            "Square could not open a payment page just now; nothing was charged. Try again "
-            "in a minute."
+            _(
+                "Square could not open a payment page just now; nothing was charged. Try "
+                "again in a minute."
+            )
         ) from None
     link = answer.payment_link
     assert link is not None and link.id and link.url and link.order_id
@@ -114,7 +117,7 @@ def get_order(order_id: str) -> dict[str, Any] | None:
     except ApiError as e:
         if e.status_code == 404:
             return None
-        raise ProcessorError("Square could not be reached.") from None
+        raise ProcessorError(_("Square could not be reached.")) from None
     return answer.order.model_dump(mode="json") if answer.order else None
 
 
@@ -124,7 +127,7 @@ def get_payment(payment_id: str) -> dict[str, Any] | None:
     except ApiError as e:
         if e.status_code == 404:
             return None
-        raise ProcessorError("Square could not be reached.") from None
+        raise ProcessorError(_("Square could not be reached.")) from None
     return answer.payment.model_dump(mode="json") if answer.payment else None
 
 

@@ -165,7 +165,7 @@ def _note_pack(
         processor="stripe",
         reference=str(obj.get("payment_intent") or obj["id"]),
         kind="credits",
-        description=f"Credits: {pack.title}",
+        description=f"Credits: {pack.english}",
         amount_cents=int(obj.get("amount_total") or pack.price_cents),
         currency=str(obj.get("currency") or "usd"),
         status="paid",
@@ -196,7 +196,7 @@ def _invoice(
 
     def change(account: BillingAccount) -> str:
         amount = obj.get("amount_paid") if paid else obj.get("amount_due")
-        title = entitlements.PLANS.get(account.plan, entitlements.PLANS["free"]).title
+        title = entitlements.PLANS.get(account.plan, entitlements.PLANS["free"]).english
         seats = f", {account.seats} seats" if account.seats > 1 else ""
         payments.note(
             account.workspace_id,

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import stripe
+from flask_babel import gettext as _
 
 from app.billing import entitlements
 from app.errors import ServiceError
@@ -36,7 +37,7 @@ def enabled() -> bool:
 def client() -> stripe.StripeClient:
     cfg = settings()
     if not cfg.stripe_secret_key:
-        raise ServiceError("Card payments through Stripe are not set up on this server.")
+        raise ServiceError(_("Card payments through Stripe are not set up on this server."))
     bases: dict[str, str] = {"api": cfg.stripe_api_base} if cfg.stripe_api_base else {}
     return stripe.StripeClient(
         cfg.stripe_secret_key,
@@ -81,7 +82,10 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         # The processor's own words go to the log; people get ours (they may quote keys).
         log.warning("stripe %s failed: %s %s", what, type(e).__name__, e.user_message or e)
         raise ProcessorError(
-            "Stripe could not complete this just now; nothing was charged. Try again in a minute."
+            _(
+                "Stripe could not complete this just now; nothing was charged. Try again in a "
+                "minute."
+            )
         ) from None
 
 
@@ -129,7 +133,7 @@ def checkout(
                     "price_data": {
                         "currency": settings().billing_currency,
                         "unit_amount": pack.price_cents,
-                        "product_data": {"name": f"Verbatim credits: {pack.title}"},
+                        "product_data": {"name": f"Verbatim credits: {pack.english}"},
                     },
                 }
             ],
@@ -186,9 +190,22 @@ def retrieve_subscription(subscription_id: str) -> dict[str, Any] | None:
     except stripe.InvalidRequestError as e:
         if e.code == "resource_missing":
             return None
-        raise ProcessorError("Stripe refused to read the subscription.") from None
+        raise ProcessorError(_("Stripe refused to read the subscription.")) from None
     except stripe.StripeError:
-        raise ProcessorError("Stripe could not be reached.") from None
+        raise ProcessorError(_("Stripe could not be reached.")) from None
+
+
+def cancel_subscription(subscription_id: str) -> dict[str, Any] | None:
+    """End the subscription now, without a refund for the rest of the period (its
+    workspace is being deleted); None when Stripe no longer knows it."""
+    try:
+        return client().v1.subscriptions.cancel(subscription_id).to_dict()
+    except stripe.InvalidRequestError as e:
+        if e.code == "resource_missing":
+            return None
+        raise ProcessorError(_("Stripe refused to cancel the subscription.")) from None
+    except stripe.StripeError:
+        raise ProcessorError(_("Stripe could not be reached.")) from None
 
 
 @dataclass(frozen=True)

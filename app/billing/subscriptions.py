@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from flask_babel import gettext as _
+
 from app.audit.service import record
 from app.billing import accounts, entitlements, stripe_gateway
 from app.billing.checkouts import check_plan
@@ -63,20 +65,46 @@ def apply_state(
     return f"applied: {state.status}"
 
 
+def end_now(account: BillingAccount, now: datetime | None = None) -> bool:
+    """Cancel the workspace's live subscription at Stripe now (its workspace is being
+    deleted) and record it ended; True when there was one. Raises ProcessorError, with
+    nothing changed, when Stripe cannot do it. Does not commit."""
+    sub_id = account.stripe_subscription_id
+    if not sub_id:
+        return False
+    answer = stripe_gateway.cancel_subscription(sub_id)
+    state = (
+        stripe_gateway.read_subscription(answer)
+        if answer is not None
+        else SubscriptionState(
+            id=sub_id, customer="", status="canceled", plan=None, seats=0, item_id=None,
+            period_start=None, cancel_at_period_end=False, workspace_id=None,
+        )
+    )  # fmt: skip
+    at = now or utcnow()
+    if account.stripe_synced_at is not None:  # Stripe's clock may run ahead of ours
+        at = max(at, as_utc(account.stripe_synced_at))
+    # Its later webhooks (the cancellation's own) find the subscription ended: ignored.
+    apply_state(account, state, at, deleted=True)
+    return True
+
+
 def change(workspace: Workspace, plan: str, seats: int | None) -> BillingAccount:
     """Move an existing subscription to `plan` and `seats` now; Stripe prorates. Without
     one, the caller opens a checkout instead. Commits."""
     account = accounts.get(workspace.id, lock=True)
     if not account.stripe_subscription_id or not account.stripe_item_id:
-        raise Conflict("This workspace has no subscription to change; choose a plan first.")
+        raise Conflict(_("This workspace has no subscription to change; choose a plan first."))
     if account.status not in accounts.PAID_STATUSES:
         raise Conflict(
-            "The last payment failed; update the card in the billing portal before changing "
-            "the plan."
+            _(
+                "The last payment failed; update the card in the billing portal before "
+                "changing the plan."
+            )
         )
     seats = check_plan(workspace, plan, seats)
     if (plan, seats) == (account.plan, account.seats):
-        raise ServiceError("That is the plan and seats you have.", field="seats")
+        raise ServiceError(_("That is the plan and seats you have."), field="seats")
     before = {"plan": account.plan, "seats": account.seats}
     sub = stripe_gateway.update_subscription(
         account.stripe_subscription_id,

@@ -1,7 +1,8 @@
 """Interface languages: Flask-Babel with catalogues compiled from the .po files at start.
 
-The locale of a request: the signed-in user's saved choice, else the `lang` cookie, else
+The locale of a page: the signed-in user's saved choice, else the `lang` cookie, else
 the browser's Accept-Language, else the first offered language (settings().language_list).
+The API answers in its caller's Accept-Language, else English.
 No .mo files live in git: each .po is compiled in memory once per process.
 """
 
@@ -27,6 +28,12 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 
 # Each language in its own name, so a reader finds theirs whatever the page's language.
 NATIVE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français"}
+
+
+def N_(text: str) -> str:  # the name `pybabel extract` looks for
+    """Marks `text` for the catalogue without translating it: for English kept as a value
+    (stored, compared) and translated where it is shown, with gettext(text)."""
+    return text
 
 
 def native_name(code: str) -> str:
@@ -88,7 +95,11 @@ def saved_locale(user: Any) -> str | None:
 def select_locale() -> str:
     languages = offered()
     if not has_request_context():
-        return languages[0]  # jobs and mail: no browser to ask
+        return languages[0]  # jobs: no browser to ask (mail picks its reader's, app.mail)
+    if request.path.startswith("/api/"):
+        # A program asks in its own words: Accept-Language or English, never what the
+        # key owner picked for their pages (a script's parser must not change with it).
+        return request.accept_languages.best_match(languages) or languages[0]
     saved = saved_locale(_loaded_user())
     if saved:
         return saved
@@ -118,7 +129,10 @@ def init_i18n(app: Flask) -> None:
 
     @app.context_processor
     def _language_context() -> dict[str, Any]:
+        from app.i18n.js_strings import js_catalogue
+
         return {
+            "js_strings": js_catalogue(),
             "current_language": str(get_locale() or languages[0]),
             "offered_languages": [(code, native_name(code)) for code in offered()],
         }

@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+
 # Demuxer (ffprobe format_name) -> the name a user knows. Names with commas are one demuxer
 # with several aliases; ffmpeg matches any alias against the whitelist.
 ALLOWED_CONTAINERS: dict[str, str] = {
@@ -191,15 +193,15 @@ def probe(
     """
     deadline = time.monotonic() + timeout_s
     if _is_empty(source):
-        raise MediaRejected("The file is empty")
+        raise MediaRejected(_("The file is empty"))
     data = _run_ffprobe(source, timeout_s)
     streams: list[dict[str, Any]] = data.get("streams") or []
     fmt: dict[str, Any] = data.get("format") or {}
     format_name = str(fmt.get("format_name") or "")
     if not streams or not format_name:
-        raise MediaRejected("This file is not audio or video we can read")
+        raise MediaRejected(_("This file is not audio or video we can read"))
     if format_name not in ALLOWED_CONTAINERS:  # the whitelist already refused it; belt and braces
-        raise MediaRejected(f"This file format ({format_name}) is not accepted")
+        raise MediaRejected(_("This file format (%(format)s) is not accepted", format=format_name))
 
     audio = [s for s in streams if s.get("codec_type") == "audio"]
     has_video = any(
@@ -208,7 +210,7 @@ def probe(
     )
     if not audio:
         raise MediaRejected(
-            "This video has no audio track" if has_video else "This file has no audio track"
+            _("This video has no audio track") if has_video else _("This file has no audio track")
         )
     stream = audio[0]  # decode_pcm reads the same one (-map 0:a:0)
 
@@ -217,17 +219,25 @@ def probe(
     if duration is None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise MediaRejected("This file took too long to analyse")
+            raise MediaRejected(_("This file took too long to analyse"))
         duration = _count_duration(source, remaining, max_duration_s)
     if duration <= 0:
-        raise MediaRejected("This recording is empty (it is zero seconds long)")
+        raise MediaRejected(_("This recording is empty (it is zero seconds long)"))
     if max_duration_s is not None and duration > max_duration_s:
         limit = human_duration(max_duration_s, drop_zeros=True, seconds_too=True)
         if counted:  # counting stopped just past the limit: the true length is unknown
-            raise MediaRejected(f"This recording is longer than the limit of {limit}")
+            raise MediaRejected(
+                _("This recording is longer than the limit of %(limit)s", limit=limit)
+            )
         # Seconds shown when whole minutes alone would read as equal to the limit.
         shown = human_duration(duration, seconds_too=duration // 60 * 60 <= max_duration_s)
-        raise MediaRejected(f"This recording is {shown} long; the limit is {limit}")
+        raise MediaRejected(
+            _(
+                "This recording is %(length)s long; the limit is %(limit)s",
+                length=shown,
+                limit=limit,
+            )
+        )
 
     codecs = {str(s.get("codec_name") or "") for s in streams}
     return MediaInfo(
@@ -272,14 +282,14 @@ def _run_ffprobe(source: MediaInput, timeout_s: float) -> dict[str, Any]:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise MediaRejected("This file took too long to analyse") from None
+        raise MediaRejected(_("This file took too long to analyse")) from None
     stderr = done.stderr[-_STDERR_KEEP:].decode("utf-8", "replace")
     if done.returncode != 0:
         raise _failure(stderr, source)
     try:
         data = json.loads(done.stdout)
     except ValueError:
-        raise MediaRejected("This file is not audio or video we can read") from None
+        raise MediaRejected(_("This file is not audio or video we can read")) from None
     return data if isinstance(data, dict) else {}
 
 
@@ -289,11 +299,11 @@ def _failure(stderr: str, source: MediaInput) -> Exception:
     if refused:
         name = refused.group(1)
         if name in PLAYLIST_DEMUXERS:
-            return MediaRejected("Playlists are not accepted")
+            return MediaRejected(_("Playlists are not accepted"))
         label = "image" if name.endswith("_pipe") else _REFUSED_LABELS.get(name, name)
-        return MediaRejected(f"This file format ({label}) is not accepted")
+        return MediaRejected(_("This file format (%(format)s) is not accepted", format=label))
     if "Cannot allocate memory" in stderr:
-        return MediaRejected("This file needs more memory to read than we allow")
+        return MediaRejected(_("This file needs more memory to read than we allow"))
     unreadable = (
         "Connection refused",
         "Server returned",
@@ -310,8 +320,8 @@ def _failure(stderr: str, source: MediaInput) -> Exception:
         "Invalid data found" in stderr or "moov atom not found" in stderr
     ):
         # A container we know started to parse, then the data ran out or went bad.
-        return MediaRejected("The file seems to be damaged or incomplete")
-    return MediaRejected("This file is not audio or video we can read")
+        return MediaRejected(_("The file seems to be damaged or incomplete"))
+    return MediaRejected(_("This file is not audio or video we can read"))
 
 
 def _count_duration(source: MediaInput, timeout_s: float, max_duration_s: float | None) -> float:
@@ -340,12 +350,12 @@ def _count_duration(source: MediaInput, timeout_s: float, max_duration_s: float 
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise MediaRejected("This file took too long to analyse") from None
+        raise MediaRejected(_("This file took too long to analyse")) from None
     if done.returncode != 0:
         raise _failure(done.stderr[-_STDERR_KEEP:].decode("utf-8", "replace"), source)
     times = re.findall(rb"^out_time_us=(\d+)$", done.stdout, flags=re.MULTILINE)
     if not times:
-        raise MediaRejected("We could not tell how long this recording is")
+        raise MediaRejected(_("We could not tell how long this recording is"))
     return int(times[-1]) / 1_000_000
 
 

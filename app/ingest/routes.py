@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.errors import Conflict, ServiceError, TooLarge, refusal_status
@@ -43,7 +44,7 @@ def _piece_limit(endpoint: str | None, _values: dict[str, Any] | None) -> None:
         return
     limit = settings().upload_chunk_max_bytes
     if (request.content_length or 0) > limit:
-        abort(_problem(TooLarge(f"Send at most {_mib(limit)} per request.")))
+        abort(_problem(TooLarge(_("Send at most %(size)s per request.", size=_mib(limit)))))
     request.max_content_length = limit
 
 
@@ -52,10 +53,10 @@ def _piece_limit(endpoint: str | None, _values: dict[str, Any] | None) -> None:
 def create() -> Any:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return _problem(ServiceError("Send the upload's details as a JSON object."))
+        return _problem(ServiceError(_("Send the upload's details as a JSON object.")))
     size = body.get("size")
     if not isinstance(size, int) or isinstance(size, bool):
-        return _problem(ServiceError("Give the file's size in bytes.", field="size"))
+        return _problem(ServiceError(_("Give the file's size in bytes."), field="size"))
     try:
         upload = uploads.create(
             filename=_text(body.get("filename")),
@@ -86,13 +87,15 @@ def create() -> Any:
 @require_role(Role.MEMBER)
 def append(upload_id: uuid.UUID) -> Any:
     if request.mimetype != PIECE:
-        return _problem(ServiceError(f"Send the bytes as {PIECE}."), 415)
+        return _problem(ServiceError(_("Send the bytes as %(type)s.", type=PIECE)), 415)
     length = request.content_length
     if length is None:
-        return _problem(ServiceError("Send a Content-Length header with each piece."), 411)
+        return _problem(ServiceError(_("Send a Content-Length header with each piece.")), 411)
     raw_offset = request.headers.get("Upload-Offset", "")
     if not (raw_offset.isascii() and raw_offset.isdigit()):
-        return _problem(ServiceError("Send the piece's position in the Upload-Offset header."), 400)
+        return _problem(
+            ServiceError(_("Send the piece's position in the Upload-Offset header.")), 400
+        )
     try:
         upload, created = uploads.append(upload_id, int(raw_offset), request.stream, length)
     except Conflict as e:

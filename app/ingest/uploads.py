@@ -12,6 +12,7 @@ import uuid
 from datetime import timedelta
 from typing import Any, BinaryIO
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.exceptions import ClientDisconnected
 
@@ -63,13 +64,17 @@ def create(
     """
     cfg = settings()
     if size <= 0:
-        raise ServiceError("The file is empty.", field="size")
+        raise ServiceError(_("The file is empty."), field="size")
     if size > cfg.upload_max_bytes:
         raise TooLarge(
-            f"The file is {_human_bytes(size)}; the limit is {_human_bytes(cfg.upload_max_bytes)}."
+            _(
+                "The file is %(size)s; the limit is %(limit)s.",
+                size=_human_bytes(size),
+                limit=_human_bytes(cfg.upload_max_bytes),
+            )
         )
     if source not in (Source.UPLOAD, Source.RECORDING):
-        raise ServiceError("Unknown upload source.", field="source")
+        raise ServiceError(_("Unknown upload source."), field="source")
     chosen = parse_options(options)
     sealed = contents.choose(user_id, private)
     given = voice_lab_service.requested(
@@ -111,7 +116,7 @@ def _stem(filename: str) -> str:
 def get(upload_id: uuid.UUID) -> Upload:
     upload = db.session.get(Upload, upload_id)
     if upload is None:
-        raise NotFound("No such upload.")
+        raise NotFound(_("No such upload."))
     return upload
 
 
@@ -126,25 +131,29 @@ def append(
     cfg = settings()
     upload = get(upload_id)
     if upload.status != "open":
-        raise Conflict(f"This upload is {upload.status}.")
+        raise Conflict(_("This upload is %(status)s.", status=upload.status))
     if as_utc(upload.expires_at) < utcnow():
-        raise ServiceError("This upload expired; start again.")
+        raise ServiceError(_("This upload expired; start again."))
     if length is not None and length > cfg.upload_chunk_max_bytes:
-        raise TooLarge(f"Send at most {_human_bytes(cfg.upload_chunk_max_bytes)} per request.")
+        raise TooLarge(
+            _("Send at most %(size)s per request.", size=_human_bytes(cfg.upload_chunk_max_bytes))
+        )
     if length is not None and offset + length > upload.size:
-        raise TooLarge("This piece goes past the size declared for the file.")
+        raise TooLarge(_("This piece goes past the size declared for the file."))
     lock = redis().lock(f"verbatim:upload:{upload.id}", timeout=600, blocking=False)
     if not lock.acquire():
-        raise Conflict("Another request is writing to this upload; resume after it ends.")
+        raise Conflict(_("Another request is writing to this upload; resume after it ends."))
     try:
         staged = db.session.get(StagedAudio, upload.staged_audio_id)
         if staged is None or staged.wrapped_key is None:
-            raise Conflict("This upload's data was deleted; start again.")
+            raise Conflict(_("This upload's data was deleted; start again."))
         writer = staging.writer(staged)
         db.session.rollback()  # no transaction held open while bytes stream in
         try:
             if writer.size != offset:
-                raise Conflict(f"Resume at offset {writer.size}, not {offset}.")
+                raise Conflict(
+                    _("Resume at offset %(size)d, not %(offset)d.", size=writer.size, offset=offset)
+                )
             remaining = upload.size - writer.size if length is None else length
             try:
                 while remaining > 0:
@@ -156,7 +165,7 @@ def append(
             except ClientDisconnected:
                 pass  # keep what arrived; the client resumes from the reported offset
             if length is None and stream.read(1):
-                raise TooLarge("The body is longer than the size declared for the file.")
+                raise TooLarge(_("The body is longer than the size declared for the file."))
         finally:
             writer.close()
         upload.received = staged.size = writer.size
@@ -231,7 +240,7 @@ def probe_staged(staged: StagedAudio) -> MediaInfo:
 def abort(upload_id: uuid.UUID) -> None:
     upload = get(upload_id)
     if upload.status != "open":
-        raise Conflict(f"This upload is {upload.status}.")
+        raise Conflict(_("This upload is %(status)s.", status=upload.status))
     upload.status = "failed"
     upload.error = "Cancelled."
     staged = db.session.get(StagedAudio, upload.staged_audio_id)

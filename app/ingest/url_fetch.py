@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
+from flask_babel import gettext as _
+
 from app.ingest.egress_proxy import EgressProxy
 from app.security.outbound import MAX_URL_LENGTH, display_url
 
@@ -133,25 +135,25 @@ def validate_url(url: str, *, allow_http: bool = False) -> str:
 def _check_url(url: str, *, allow_http: bool) -> str:
     url = (url or "").strip()
     if not url:
-        raise UrlRefused("Paste a link to the audio or video.")
+        raise UrlRefused(_("Paste a link to the audio or video."))
     if len(url) > MAX_URL_LENGTH:
-        raise UrlRefused(f"The link is longer than {MAX_URL_LENGTH} characters.")
+        raise UrlRefused(_("The link is longer than %(max)d characters.", max=MAX_URL_LENGTH))
     if any(c.isspace() or ord(c) < 32 or c in "\\\x7f" for c in url):
-        raise UrlRefused("The link contains spaces, control characters or backslashes.")
+        raise UrlRefused(_("The link contains spaces, control characters or backslashes."))
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise UrlRefused("That is not a valid link.") from None
+        raise UrlRefused(_("That is not a valid link.")) from None
     allowed = ("https", "http") if allow_http else ("https",)
     if parts.scheme.lower() not in allowed:
-        raise UrlRefused("Only https:// links can be imported.")
+        raise UrlRefused(_("Only https:// links can be imported."))
     if "@" in parts.netloc:
-        raise UrlRefused("The link must not contain a user name or password.")
+        raise UrlRefused(_("The link must not contain a user name or password."))
     if not (parts.hostname or "").rstrip("."):
-        raise UrlRefused("The link has no host name.")
+        raise UrlRefused(_("The link has no host name."))
     if port == 0:
-        raise UrlRefused("The link has an invalid port.")
+        raise UrlRefused(_("The link has an invalid port."))
     return url
 
 
@@ -221,13 +223,13 @@ def _metadata(
 
     def collect(chunk: bytes) -> None:
         if len(out) + len(chunk) > MAX_METADATA_BYTES:
-            raise FetchFailed("The site returned more information than we can read.")
+            raise FetchFailed(_("The site returned more information than we can read."))
         out.extend(chunk)
 
     args = [*common, "--dump-single-json", "--skip-download", "--flat-playlist", "--", url]
     outcome = _run(args, workdir=workdir, deadline=deadline, consume=collect)
     if outcome.timed_out:
-        raise FetchFailed("Reading the link took too long and was stopped.")
+        raise FetchFailed(_("Reading the link took too long and was stopped."))
     if outcome.returncode != 0:
         raise _failure(outcome.stderr, proxy, extractors)
     try:
@@ -245,13 +247,15 @@ def _vet(
     """Refuse what the metadata pass shows is not to be downloaded."""
     if info.get("_type") in ("playlist", "multi_video"):
         raise UrlRefused(
-            "This link is a playlist or a channel; paste the link to a single video or episode."
+            _("This link is a playlist or a channel; paste the link to a single video or episode.")
         )
     # yt-dlp keeps delegation within the allowlist; this holds whatever it changes to.
     if str(info.get("extractor") or "").lower() not in allowed:
         raise UrlRefused(_unsupported_message(tuple(sorted(allowed))))
     if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
-        raise UrlRefused("Live streams cannot be imported; try again once the broadcast is over.")
+        raise UrlRefused(
+            _("Live streams cannot be imported; try again once the broadcast is over.")
+        )
     duration = _number(info.get("duration"))
     if duration is not None and duration > max_duration_s:
         raise UrlRefused(
@@ -307,7 +311,7 @@ def _download(
     except _TooLarge:
         raise UrlRefused(_too_large_message(max_bytes)) from None
     if outcome.timed_out:
-        raise FetchFailed("The download took too long and was stopped.")
+        raise FetchFailed(_("The download took too long and was stopped."))
     # 101: stopped by --max-downloads after the one download, which is success.
     if outcome.returncode not in (0, 101):
         raise _failure(outcome.stderr, proxy, extractors)
@@ -459,7 +463,7 @@ def _failure(
     error = _error_line(stderr)
     lowered = error.lower()
     if re.search(r"\bdrm\b", lowered):
-        return FetchFailed("This video is DRM-protected and cannot be downloaded")
+        return FetchFailed(_("This video is DRM-protected and cannot be downloaded"))
     refused = proxy.refused
     if refused:
         return UrlRefused(refused[0].reason)
@@ -469,11 +473,11 @@ def _failure(
     if status:
         return FetchFailed(_http_message(int(status[1])))
     if "not a bot" in lowered:
-        return FetchFailed("The site wants to confirm this is not a bot; try again later.")
+        return FetchFailed(_("The site wants to confirm this is not a bot; try again later."))
     if any(s in lowered for s in ("private video", "sign in", "log in", "login", "members-only")):
-        return FetchFailed("This media is private or needs an account; only public links work.")
+        return FetchFailed(_("This media is private or needs an account; only public links work."))
     if "requested format is not available" in lowered:
-        return FetchFailed("No downloadable audio was found at this link.")
+        return FetchFailed(_("No downloadable audio was found at this link."))
     failed = proxy.failed
     if failed:
         return FetchFailed(failed[0].reason)

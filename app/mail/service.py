@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import force_locale
+from sqlalchemy import select
 
 from app.extensions import db
 from app.mail.models import OutboundEmail
 from app.queue import enqueue, on_commit
 
 
-def queue_mail(to: str, subject: str, template: str, **context: object) -> OutboundEmail:
-    # Rendered without the page context processors: mail has no request or signed-in user.
-    body = current_app.jinja_env.get_template(f"mail/{template}.txt").render(**context)
+def reader_locale(to: str) -> str:
+    """The language a mail to `to` is written in: the account's saved choice, else the
+    language of the page that sent it (an invitation to someone new reads like the
+    inviter's screen), else the first offered language."""
+    from app.auth.models import User
+    from app.i18n import saved_locale, select_locale
+
+    user = db.session.scalar(select(User).where(User.email == to.strip().lower()))
+    return saved_locale(user) or select_locale()
+
+
+def queue_mail(
+    to: str, subject: str, template: str, *, locale: str | None = None, **context: object
+) -> OutboundEmail:
+    """Queue mail/`template`.txt to `to`. `subject` may be a lazy string (`_l`): it is
+    rendered with the body, in the reader's language."""
+    with force_locale(locale or reader_locale(to)):
+        # Without the page context processors: mail has no request or signed-in user.
+        body = current_app.jinja_env.get_template(f"mail/{template}.txt").render(**context)
+        subject = str(subject)
     mail = OutboundEmail(to=to, subject=subject, body=body)
     db.session.add(mail)
     db.session.flush()

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.errors import NotFound, ServiceError
@@ -60,9 +61,9 @@ def send_test_event(name: str) -> IntegrationEvent:
     if info is None:
         raise NotFound()
     if name not in reg.implementers(ON_EVENT):
-        raise ServiceError(f"{info.title} does not receive events.")
+        raise ServiceError(_("%(plugin)s does not receive events.", plugin=info.title))
     if name not in enabled_plugins():
-        raise ServiceError(f"Turn {info.title} on before sending a test event.")
+        raise ServiceError(_("Turn %(plugin)s on before sending a test event.", plugin=info.title))
     event = emit(
         "plugin.test",
         {"plugin": name, "message": "A test event from Verbatim."},

@@ -13,6 +13,7 @@ from typing import Any
 
 import pluggy
 from flask import Flask, current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.extensions import db
@@ -163,7 +164,9 @@ def set_plugin(
             raise ServiceError(str(e)) from None
         except Exception:  # a plugin's bug is not the admin's input error, but still refused
             log.exception("plugin %s failed while checking its settings", name)
-            raise ServiceError(f"{reg.infos[name].title} could not check these settings.") from None
+            raise ServiceError(
+                _("%(plugin)s could not check these settings.", plugin=reg.infos[name].title)
+            ) from None
     row.enabled, row.config = enabled, merged
     db.session.add(row)
     record(

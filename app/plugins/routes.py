@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from app.errors import ServiceError, refusal_status
 from app.extensions import db
@@ -53,7 +54,7 @@ def update(name: str) -> Any:
         set_plugin(name, request.form.get("enabled") == "on", config, g.workspace.id)
     except ServiceError as e:
         return _refused(e, name)
-    flash(f"{info.title} settings saved.", "success")
+    flash(_("%(plugin)s settings saved.", plugin=info.title), "success")
     return redirect(url_for("plugins.index"))
 
 
@@ -64,5 +65,5 @@ def test_event(name: str) -> Any:
         send_test_event(name)
     except ServiceError as e:
         return _refused(e, name)
-    flash("Test event queued; its delivery shows below in a moment.", "success")
+    flash(_("Test event queued; its delivery shows below in a moment."), "success")
     return redirect(url_for("plugins.index"))

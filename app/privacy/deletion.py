@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import String, cast, delete, func, or_, select, update
 
 from app.ai import streams
@@ -110,15 +111,18 @@ def request_deletion(user: User, *, password: str = "", confirm: str = "") -> Pr
     its email address. Raises ServiceError / Conflict without changing anything."""
     if user.password_hash:
         if not verify_password(user.password_hash, password or ""):
-            raise ServiceError("That password is not right.", field="password")
+            raise ServiceError(_("That password is not right."), field="password")
     elif (confirm or "").strip().lower() != user.email.lower():
-        raise ServiceError(f"Type {user.email} to confirm.", field="confirm")
+        raise ServiceError(_("Type %(email)s to confirm.", email=user.email), field="confirm")
     owned = blockers(user.id)
     if owned:
         names = ", ".join(t.name for t in owned)
         raise Conflict(
-            f"You own {names}. Give each team a new owner (Members page) or delete it "
-            "(Settings page) first; then delete your account."
+            _(
+                "You own %(teams)s. Give each team a new owner (Members page) or delete it "
+                "(Settings page) first; then delete your account.",
+                teams=names,
+            )
         )
     request = file_request(user.id)
     user_id, request_id = user.id, request.id
@@ -180,7 +184,7 @@ def erase_user(user_id: uuid.UUID, now: datetime | None = None) -> dict[str, int
                 _empty_personal(workspace_id, counts)
             else:
                 _leave_team(user_id, counts)
-    for workspace_id in uploaded_in - {ws for ws, _ in memberships}:
+    for workspace_id in uploaded_in - {ws for ws, _personal in memberships}:
         with workspace_scope(workspace_id):  # teams the person left, their uploads stayed
             _delete_transcripts(user_id, counts)
     with unscoped("account deletion scrubs the person from every workspace's records"):
@@ -247,9 +251,54 @@ def _discard_audio(user_id: uuid.UUID | None, counts: Counter[str]) -> None:
     db.session.flush()
 
 
+def delete_team(workspace_id: uuid.UUID, now: datetime | None = None) -> dict[str, int]:
+    """Delete a team workspace, everything in it, from every store (its transcripts leave
+    the search index, their audio is released, files and keys go). A live subscription is
+    cancelled at Stripe first (ProcessorError, nothing changed, when that fails). Where
+    money changed hands, its payment records stay, as the law requires, under a nameless
+    tombstone no one can open. Call inside the workspace's scope. Commits."""
+    from app.billing import subscriptions
+    from app.billing.models import BillingAccount, CreditGrant, Payment
+
+    counts: Counter[str] = Counter()
+    account = db.session.scalar(select(BillingAccount).with_for_update())
+    if account is not None and subscriptions.end_now(account, now):
+        counts["subscriptions_cancelled"] += 1
+    paid = bool(
+        (account is not None and account.stripe_customer_id)
+        or db.session.scalar(select(Payment.id).limit(1))
+        or db.session.scalar(select(CreditGrant.id).limit(1))
+    )
+    if paid:
+        _empty_workspace(workspace_id, counts, "Deleted workspace")
+        counts["memberships"] += _rowcount(
+            db.session.execute(delete(Membership).where(Membership.workspace_id == workspace_id))
+        )
+    else:
+        _delete_transcripts(None, counts)
+        _discard_audio(None, counts)
+        workspace = db.session.get(Workspace, workspace_id)
+        assert workspace is not None
+        db.session.delete(workspace)  # the rest goes by ON DELETE CASCADE
+        counts["workspaces"] += 1
+    db.session.commit()
+    log.info("workspace %s deleted (%s)", workspace_id, dict(counts))
+    return dict(counts)
+
+
 def _empty_personal(workspace_id: uuid.UUID, counts: Counter[str]) -> None:
-    """Everything of the personal workspace goes but its billing records; the workspace
-    stays as a nameless tombstone they can point at."""
+    from app.billing import subscriptions
+    from app.billing.models import BillingAccount
+
+    account = db.session.scalar(select(BillingAccount).with_for_update())
+    if account is not None and subscriptions.end_now(account):
+        counts["subscriptions_cancelled"] += 1
+    _empty_workspace(workspace_id, counts, "Deleted account")
+
+
+def _empty_workspace(workspace_id: uuid.UUID, counts: Counter[str], label: str) -> None:
+    """Everything of the workspace goes but its billing records; the workspace stays as a
+    nameless tombstone they can point at."""
     _delete_transcripts(None, counts)
     _discard_audio(None, counts)
     tables = [
@@ -266,7 +315,7 @@ def _empty_personal(workspace_id: uuid.UUID, counts: Counter[str]) -> None:
         )
     workspace = db.session.get(Workspace, workspace_id)
     assert workspace is not None
-    workspace.name = "Deleted account"
+    workspace.name = label
     workspace.slug = f"deleted-{uuid.uuid4().hex[:24]}"
 
 
@@ -400,7 +449,7 @@ def file_for_email(email: str, now: datetime | None = None) -> PrivacyRequest:
     email = (email or "").strip().lower()
     user = db.session.scalar(select(User).where(func.lower(User.email) == email))
     if user is None:
-        raise ServiceError("No account has that address.", field="email")
+        raise ServiceError(_("No account has that address."), field="email")
     if blockers(user.id):
-        raise Conflict("That person owns a team: it needs a new owner or to be deleted first.")
+        raise Conflict(_("That person owns a team: it needs a new owner or to be deleted first."))
     return file_request(user.id, now)

@@ -30,6 +30,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 
 from app.ai.models import AiConversation, AiMessage, AiSummary, AiUsage
@@ -49,6 +51,7 @@ from app.mail.service import queue_mail
 from app.privacy.deletion import pseudonym
 from app.privacy.models import (
     AnalyticsEvent,
+    ApiRequestLog,
     PrivacyRequest,
     RequestKind,
     RequestStatus,
@@ -81,10 +84,10 @@ JOB_TIMEOUT = 4 * 3600  # a person with thousands of transcripts and PDF chosen
 # The formats a person can add; JSON is always in (machine-readable is the point).
 FORMATS = ("txt", "srt", "vtt", "docx", "pdf")
 FORMAT_LABELS = {
-    "txt": "Plain text (TXT)",
-    "srt": "Subtitles (SRT)",
-    "vtt": "Web subtitles (VTT)",
-    "docx": "Word (DOCX)",
+    "txt": _l("Plain text (TXT)"),
+    "srt": _l("Subtitles (SRT)"),
+    "vtt": _l("Web subtitles (VTT)"),
+    "docx": _l("Word (DOCX)"),
     "pdf": "PDF",
 }
 ACTIVE = (RequestStatus.PENDING, RequestStatus.RUNNING)
@@ -164,8 +167,12 @@ def parse_formats(raw: Iterable[str] | str | None) -> list[str]:
                 continue
             if name not in FORMATS:
                 raise ServiceError(
-                    f"There is no export format '{name[:20]}'. Choose from "
-                    f"{', '.join(FORMATS)} (JSON is always included).",
+                    _(
+                        "There is no export format '%(name)s'. Choose from %(formats)s (JSON "
+                        "is always included).",
+                        name=name[:20],
+                        formats=", ".join(FORMATS),
+                    ),
                     field="formats",
                 )
             chosen.add(name)
@@ -194,8 +201,10 @@ def request_export(
     if active is not None:
         db.session.rollback()
         raise Conflict(
-            "An export of your data is already being prepared; you will get an email when "
-            "it is ready. Ask for another once it is done."
+            _(
+                "An export of your data is already being prepared; you will get an email "
+                "when it is ready. Ask for another once it is done."
+            )
         )
     recent = db.session.scalar(
         select(func.count(PrivacyRequest.id)).where(
@@ -207,8 +216,11 @@ def request_export(
     if (recent or 0) >= MAX_PER_DAY:
         db.session.rollback()
         raise TooManyExports(
-            f"You asked for {MAX_PER_DAY} exports in the last 24 hours; download the latest "
-            "one, or ask again tomorrow."
+            _(
+                "You asked for %(num)d exports in the last 24 hours; download the latest "
+                "one, or ask again tomorrow.",
+                num=MAX_PER_DAY,
+            )
         )
     req = PrivacyRequest(
         id=uuid.uuid4(),
@@ -252,7 +264,7 @@ def get_export(user_id: uuid.UUID, export_id: uuid.UUID) -> PrivacyRequest:
         )
     )
     if req is None:
-        raise NotFound("No such export.")
+        raise NotFound(_("No such export."))
     return req
 
 
@@ -267,17 +279,17 @@ def downloadable(req: PrivacyRequest, now: datetime | None = None) -> bool:
 
 
 def describe(req: PrivacyRequest, now: datetime | None = None) -> str:
-    """Where a request stands, in words for the page."""
+    """Where a request stands, in words for the page (in its language)."""
     now = now or utcnow()
     if req.status == RequestStatus.READY and not downloadable(req, now):
-        return "expired"
+        return _("expired")
     return {
-        RequestStatus.PENDING: "waiting to start",
-        RequestStatus.RUNNING: "being prepared",
-        RequestStatus.READY: "ready to download",
-        RequestStatus.EXPIRED: "expired",
-        RequestStatus.FAILED: "failed",
-        RequestStatus.DONE: "done",
+        RequestStatus.PENDING: _("waiting to start"),
+        RequestStatus.RUNNING: _("being prepared"),
+        RequestStatus.READY: _("ready to download"),
+        RequestStatus.EXPIRED: _("expired"),
+        RequestStatus.FAILED: _("failed"),
+        RequestStatus.DONE: _("done"),
     }.get(req.status, req.status)
 
 
@@ -330,21 +342,23 @@ def open_download(
     req = get_export(user_id, export_id)
     if req.status in ACTIVE:
         raise Conflict(
-            "Your export is still being prepared; you will get an email when it is ready."
+            _("Your export is still being prepared; you will get an email when it is ready.")
         )
     if req.status == RequestStatus.FAILED:
-        raise Conflict("This export failed. Ask for a new one on the privacy page.")
+        raise Conflict(_("This export failed. Ask for a new one on the privacy page."))
     if not downloadable(req, now):
         raise ExportGone(
-            "This export has expired and its file was deleted. Ask for a new one on the "
-            "privacy page."
+            _(
+                "This export has expired and its file was deleted. Ask for a new one on the "
+                "privacy page."
+            )
         )
     try:
         reader = RecordReader(_path(req), _unwrap(req), req.id.bytes, req.file_size)
     except (FileNotFoundError, CorruptStagedFile):
         log.warning("export %s: its file is missing or unreadable", req.id)
         raise ExportGone(
-            "This export's file is no longer there. Ask for a new one on the privacy page."
+            _("This export's file is no longer there. Ask for a new one on the privacy page.")
         ) from None
     db.session.execute(
         update(PrivacyRequest)
@@ -448,7 +462,7 @@ def _tell_ready(user: User, req: PrivacyRequest) -> None:
     assert req.expires_at is not None
     queue_mail(
         user.email,
-        "Your Verbatim data export is ready",
+        _l("Your Verbatim data export is ready"),
         "privacy_export_ready",
         name=user.display_name,
         link=external_url("privacy.page") + "#privacy-export",
@@ -534,7 +548,7 @@ def _fill(
     step[0] = "writing the account"
     out.json("account.json", _account(user))
     memberships = _memberships(user.id)
-    out.json("memberships.json", [m for m, _ in memberships])
+    out.json("memberships.json", [m for m, _workspace_id in memberships])
     index: list[dict[str, Any]] = []
     summaries: list[dict[str, Any]] = []
     conversations: list[dict[str, Any]] = []
@@ -927,6 +941,22 @@ def _api_keys(user_id: uuid.UUID, slug: str) -> list[dict[str, Any]]:
     rows = db.session.scalars(
         select(ApiKey).where(ApiKey.created_by_id == user_id).order_by(ApiKey.created_at)
     ).all()
+    calls: dict[uuid.UUID, list[dict[str, Any]]] = {k.id: [] for k in rows}
+    if calls:
+        for r in db.session.scalars(
+            select(ApiRequestLog)
+            .where(ApiRequestLog.api_key_id.in_(list(calls)))
+            .order_by(ApiRequestLog.at)
+        ):
+            calls[r.api_key_id].append(  # type: ignore[index]
+                {
+                    "at": r.at,
+                    "method": r.method,
+                    "endpoint": r.endpoint,
+                    "status": r.status,
+                    "duration_ms": r.duration_ms,
+                }
+            )
     return [
         {
             "name": k.name,
@@ -935,6 +965,7 @@ def _api_keys(user_id: uuid.UUID, slug: str) -> list[dict[str, Any]]:
             "created_at": k.created_at,
             "last_used_at": k.last_used_at,
             "revoked_at": k.revoked_at,
+            "requests": calls[k.id],  # the last 90 days' metadata, as the keys page shows
         }
         for k in rows
     ]
@@ -1008,7 +1039,8 @@ summaries.json      The AI summaries of your transcripts (markdown).
 conversations.json  Your AI chats: your questions, and the answers in chats about your
                     own transcripts (answers elsewhere quote other people's transcripts).
 usage.json          Transcription minutes you used (per transcript) and AI tokens you spent.
-api_keys.json       API keys you made: name, public prefix, workspace, dates. Never the key.
+api_keys.json       API keys you made: name, public prefix, workspace, dates, and the
+                    requests made with each (time, call, status), kept 90 days. Never the key.
 voice_lab.json      Recordings you gave to Voice Lab: consent, licence, status, release.
 analytics.json      Usage analytics still tied to you (only if you opted in).
 errors.txt          Files that could not be made, if any.

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.ai.models import AiConversation
 from app.auth.models import ApiKey, OAuthIdentity, User
 from app.billing.models import UsageRecord
 from app.extensions import db
+from app.i18n import N_
 from app.privacy.models import AnalyticsEvent, VoiceContribution
 from app.tenants.context import unscoped
 from app.tenants.models import Membership
@@ -49,16 +51,17 @@ def of(user: User) -> Inventory:
         providers = list(
             db.session.scalars(select(OAuthIdentity.provider).where(OAuthIdentity.user_id == uid))
         )
+    # English msgids: the page shows each in its language (`_(label)`).
     labels = (
-        "workspaces",
-        "transcripts",
-        "AI conversations",
-        "API keys",
-        "usage records",
-        "analytics events",
-        "Voice Lab contributions",
+        N_("workspaces"),
+        N_("transcripts"),
+        N_("AI conversations"),
+        N_("API keys"),
+        N_("usage records"),
+        N_("analytics events"),
+        N_("Voice Lab contributions"),
     )
-    methods = (["password"] if user.password_hash else []) + [p.title() for p in providers]
+    methods = ([_("password")] if user.password_hash else []) + [p.title() for p in providers]
     return Inventory(
         email=user.email,
         name=user.name,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from app.errors import ServiceError
 from app.forms import field
@@ -30,5 +31,5 @@ def file_deletion() -> Any:
         return render_template(
             "operator/requests.html", rows=deletion.requests_page(), error=e, form=request.form
         ), e.status
-    flash("Deletion request filed: the scheduled job carries it out.", "success")
+    flash(_("Deletion request filed: the scheduled job carries it out."), "success")
     return redirect(url_for("operator.requests"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
 from app.errors import ServiceError
@@ -51,5 +52,5 @@ def delete_account() -> Any:
     except ServiceError as e:
         return _page(e.status, e)
     logout_user()
-    flash("Your account and everything in it were deleted. Goodbye.", "success")
+    flash(_("Your account and everything in it were deleted. Goodbye."), "success")
     return redirect(url_for("web.index"))

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -147,19 +148,24 @@ def requested(
         return None
     if private:
         raise Conflict(
-            "A Private Transcript cannot be given to Voice Lab: the data set publishes the "
-            "transcript's text, and a private one's text is secret. Untick one of the two.",
+            _(
+                "A Private Transcript cannot be given to Voice Lab: the data set publishes the "
+                "transcript's text, and a private one's text is secret. Untick one of the two."
+            ),
         )
     if user_id is None:
         raise ServiceError(
-            "Voice Lab needs a person behind the upload, who can withdraw it later.",
+            _("Voice Lab needs a person behind the upload, who can withdraw it later."),
             field="voice_lab",
         )
     if not isinstance(version, str) or version.strip() != CONSENT_VERSION:
         raise ServiceError(
-            f"Voice Lab's consent wording is version {CONSENT_VERSION}; send "
-            f'voice_lab_consent: "{CONSENT_VERSION}" once it has been shown (reload the page '
-            "if it was open for a while).",
+            _(
+                "Voice Lab's consent wording is version %(version)s; send voice_lab_consent: "
+                '"%(version)s" once it has been shown (reload the page if it was open for a '
+                "while).",
+                version=CONSENT_VERSION,
+            ),
             field="voice_lab_consent",
         )
     return {
@@ -372,7 +378,7 @@ def withdraw(
     try:
         wanted = uuid.UUID(str(contribution_id))
     except ValueError:
-        raise NotFound("No such contribution.") from None
+        raise NotFound(_("No such contribution.")) from None
     query = select(VoiceContribution).where(
         VoiceContribution.id == wanted, VoiceContribution.user_id == user_id
     )
@@ -381,10 +387,10 @@ def withdraw(
     c = db.session.scalar(query.with_for_update())
     if c is None or c.status == ContributionStatus.DELETED:
         db.session.rollback()
-        raise NotFound("No such contribution.")
+        raise NotFound(_("No such contribution."))
     if c.status == ContributionStatus.WITHDRAWN:
         db.session.rollback()
-        raise Conflict("This recording was already withdrawn.")
+        raise Conflict(_("This recording was already withdrawn."))
     released = c.status == ContributionStatus.RELEASED
     _forget(c, ContributionStatus.WITHDRAWN if released else ContributionStatus.DELETED)
     c.withdrawn_at = now or utcnow()
@@ -494,7 +500,7 @@ def cut_release(operator_id: uuid.UUID | None, *, now: datetime | None = None) -
     withdrawn = _unlisted_withdrawn(releases)
     if not held and not withdrawn:
         db.session.rollback()
-        raise ServiceError("Nothing to release: no recordings held and none withdrawn since.")
+        raise ServiceError(_("Nothing to release: no recordings held and none withdrawn since."))
     release = VoiceRelease(
         id=uuid.uuid4(),
         number=(releases[0].number if releases else 0) + 1,
@@ -508,7 +514,7 @@ def cut_release(operator_id: uuid.UUID | None, *, now: datetime | None = None) -
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise Conflict("Another release was cut at the same moment; reload the page.") from None
+        raise Conflict(_("Another release was cut at the same moment; reload the page.")) from None
     for c in held:
         c.status = ContributionStatus.RELEASED
         c.release_id = release.id
@@ -525,7 +531,7 @@ def cut_release(operator_id: uuid.UUID | None, *, now: datetime | None = None) -
 def get_release(number: int) -> VoiceRelease:
     release = db.session.scalar(select(VoiceRelease).where(VoiceRelease.number == number))
     if release is None:
-        raise NotFound("No such release.")
+        raise NotFound(_("No such release."))
     return release
 
 

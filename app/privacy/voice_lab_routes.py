@@ -17,6 +17,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.errors import ServiceError
@@ -55,10 +56,12 @@ def withdraw() -> Any:
         flash(e.message, "error")
         return redirect(_back())
     flash(
-        "Withdrawn. It will be listed as withdrawn in the next release; copies already "
-        "published cannot be recalled."
+        _(
+            "Withdrawn. It will be listed as withdrawn in the next release; copies already "
+            "published cannot be recalled."
+        )
         if c.status == "withdrawn"
-        else "Withdrawn. The recording, its key and its text are deleted.",
+        else _("Withdrawn. The recording, its key and its text are deleted."),
         "success",
     )
     return redirect(_back())
@@ -80,7 +83,11 @@ def cut_release() -> Any:
         flash(e.message, "error")
         return redirect(url_for("voice_lab.operator_page"))
     flash(
-        f"Release {release.number} cut: {release.contributions} recording(s).",
+        _(
+            "Release %(number)d cut: %(count)d recording(s).",
+            number=release.number,
+            count=release.contributions,
+        ),
         "success",
     )
     return redirect(url_for("voice_lab.operator_page"))

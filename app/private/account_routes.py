@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
@@ -60,7 +61,7 @@ def _service_error(e: ServiceError) -> Any:
 
 @bp.errorhandler(CSRFError)
 def _csrf(_e: CSRFError) -> Any:
-    return _refusal(400, "This page expired or came from another site. Reload it and try again.")
+    return _refusal(400, _("This page expired or came from another site. Reload it and try again."))
 
 
 def _limit(status: int, message: str) -> Any:
@@ -71,9 +72,9 @@ def _limit(status: int, message: str) -> Any:
 
 # Flask-Limiter adds Retry-After to this response.
 bp.register_error_handler(
-    429, lambda _e: _limit(429, "Too many attempts. Wait a minute and try again.")
+    429, lambda _e: _limit(429, _("Too many attempts. Wait a minute and try again."))
 )
-bp.register_error_handler(413, lambda _e: _limit(413, "That is too large for a keyring."))
+bp.register_error_handler(413, lambda _e: _limit(413, _("That is too large for a keyring.")))
 
 
 def _payload() -> Any:
@@ -103,7 +104,7 @@ def keyring() -> Any:
     found = keyrings.get(current_user.id)
     if found is None:
         return jsonify(
-            error="Private Transcript is not turned on for your account.",
+            error=_("Private Transcript is not turned on for your account."),
             iterations=settings().private_kdf_iterations,
         ), 404
     return jsonify(keyrings.to_json(found))
@@ -159,9 +160,9 @@ def set_default() -> Any:
     if request.is_json:
         return jsonify(private_by_default=updated.private_by_default)
     flash(
-        "New transcripts are private unless you choose otherwise."
+        _("New transcripts are private unless you choose otherwise.")
         if updated.private_by_default
-        else "New transcripts are not private unless you choose so when uploading.",
+        else _("New transcripts are not private unless you choose so when uploading."),
         "success",
     )
     return redirect(url_for("private_account.page"))
@@ -176,7 +177,7 @@ def reset() -> Any:
     else:
         confirm = request.form.get("confirm", "")
     keyrings.reset(current_user.id, str(confirm).strip())
-    message = (
+    message = _(
         "Private Transcript was reset. Transcripts made private before cannot be opened again."
     )
     if request.is_json:

@@ -16,6 +16,8 @@ import uuid
 from typing import Any
 
 from flask import g, has_request_context
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import ColumnElement, or_, select
 
@@ -27,7 +29,7 @@ from app.settings import settings
 from app.tenants.models import Role
 from app.transcripts.models import Status, Transcript
 
-NOT_SHARED = (
+NOT_SHARED = _l(
     "This is another member's Private Transcript: its text is encrypted for its owner "
     "alone, so it is not shared with the team."
 )
@@ -38,13 +40,15 @@ class StaleEnvelope(Conflict):
 
     def __init__(self, revision: int) -> None:
         super().__init__(
-            "This transcript was saved elsewhere (another tab or device) since you opened it. "
-            "Reload to see that version; your unsaved changes are still on screen."
+            _(
+                "This transcript was saved elsewhere (another tab or device) since you opened "
+                "it. Reload to see that version; your unsaved changes are still on screen."
+            )
         )
         self.revision = revision
 
 
-TURN_ON_FIRST = (
+TURN_ON_FIRST = _l(
     "Turn on Private Transcript in your account first (Account → Private Transcript): "
     "the transcript is sealed to a key only you hold."
 )
@@ -54,8 +58,11 @@ def refuse(t: Transcript, feature: str) -> None:
     """409 when `t` is private: `feature` (e.g. "Search", "Public links") needs the text."""
     if t.encrypted:
         raise Conflict(
-            f"{feature} is not available for a Private Transcript: its text is encrypted in "
-            "its owner's browser, so the server cannot read it."
+            _(
+                "%(feature)s is not available for a Private Transcript: its text is encrypted "
+                "in its owner's browser, so the server cannot read it.",
+                feature=feature,
+            )
         )
 
 
@@ -75,7 +82,7 @@ def require_owner(
     t: Transcript, user_id: uuid.UUID | None, *, for_update: bool = False
 ) -> PrivateContent:
     if not t.encrypted:
-        raise NotFound("This transcript is not private.")
+        raise NotFound(_("This transcript is not private."))
     content = record(t.id, for_update=for_update)
     # An owner who deleted their account leaves owner_id NULL: nobody matches it.
     if content is None or user_id is None or content.owner_id != user_id:
@@ -83,11 +90,23 @@ def require_owner(
     return content
 
 
+def _no_text_yet(t: Transcript) -> str:
+    status = {
+        Status.FETCHING: _("fetching"),
+        Status.QUEUED: _("queued"),
+        Status.PROCESSING: _("processing"),
+        Status.COMPLETED: _("completed"),
+        Status.FAILED: _("failed"),
+        Status.CANCELLED: _("cancelled"),
+    }.get(t.status, str(t.status))
+    return _("This transcript has no text yet: it is %(status)s.", status=status)
+
+
 def read(t: Transcript, user_id: uuid.UUID | None) -> PrivateContent:
     """The stored envelope of a finished private transcript, for its owner."""
     content = require_owner(t, user_id)
     if t.status != Status.COMPLETED or content.envelope is None:
-        raise Conflict(f"This transcript has no text yet: it is {t.status}.")
+        raise Conflict(_no_text_yet(t))
     return content
 
 
@@ -95,14 +114,14 @@ def store(t: Transcript, user_id: uuid.UUID | None, envelope: bytes, base_revisi
     """Replace the ciphertext with the browser's CONTENT envelope, if the edit was based on
     the revision stored; the new revision number."""
     if len(envelope) > settings().private_max_bytes:
-        raise TooLarge("This encrypted transcript is larger than the server accepts.")
+        raise TooLarge(_("This encrypted transcript is larger than the server accepts."))
     try:
         crypto.check_envelope(envelope, crypto.CONTENT)
     except crypto.PrivateCryptoError as e:
         raise BadRequest(f"Not stored: {e}") from None
     content = require_owner(t, user_id, for_update=True)
     if t.status != Status.COMPLETED or content.envelope is None:
-        raise Conflict(f"This transcript has no text yet: it is {t.status}.")
+        raise Conflict(_no_text_yet(t))
     if content.revision != base_revision:
         raise StaleEnvelope(content.revision)
     t.revision = max(t.revision, content.revision) + 1
@@ -131,7 +150,7 @@ def wanted(raw: Any) -> bool | None:
         return True
     if value in ("0", "false", "off", "no"):
         return False
-    raise ServiceError("Say private as true or false.", field="private")
+    raise ServiceError(_("Say private as true or false."), field="private")
 
 
 def choose(user_id: uuid.UUID | None, raw: Any) -> bool:

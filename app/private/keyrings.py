@@ -16,6 +16,8 @@ import hmac
 import uuid
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -48,7 +50,7 @@ _CREATE_FIELDS = frozenset(
 )
 _UPDATE_FIELDS = frozenset({"proof", "kdf", "passphrase_wrapped", "recovery_wrapped", "via"})
 VIAS = ("passphrase", "recovery")  # how the browser got the data key (audit only)
-_ALREADY_ON = (
+_ALREADY_ON = _l(
     "Private Transcript is already on for your account. Change the passphrase or reset it instead."
 )
 
@@ -72,7 +74,7 @@ def owned_count(user_id: uuid.UUID) -> int:
 def _require(user_id: uuid.UUID) -> PrivateKeyring:
     keyring = get(user_id)
     if keyring is None:
-        raise NotFound("Private Transcript is not turned on for your account.")
+        raise NotFound(_("Private Transcript is not turned on for your account."))
     return keyring
 
 
@@ -255,8 +257,10 @@ def check_proof(keyring: PrivateKeyring, payload: dict[str, Any]) -> None:
     proof = _blob(payload, "proof", _exactly(32))
     if not hmac.compare_digest(crypto.verifier(proof), keyring.verifier):
         raise Forbidden(
-            "That does not prove you hold this keyring's key: unlock it with the current "
-            "passphrase or the recovery key and try again."
+            _(
+                "That does not prove you hold this keyring's key: unlock it with the current "
+                "passphrase or the recovery key and try again."
+            )
         )
 
 
@@ -319,7 +323,7 @@ def reset(user_id: uuid.UUID, confirm: str) -> None:
     """Forget the keyring. Transcripts sealed to it stay stored and can never be opened
     again: nobody, us included, holds another copy of the key."""
     if confirm != "RESET":
-        raise BadRequest("Type RESET (in capitals) to confirm.")
+        raise BadRequest(_("Type RESET (in capitals) to confirm."))
     keyring = _require(user_id)
     fingerprint = keyring.fingerprint
     db.session.delete(keyring)

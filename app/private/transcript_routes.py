@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.errors import BadRequest, Forbidden, ServiceError, refusal_status
@@ -68,7 +69,7 @@ def store(transcript_id: uuid.UUID) -> Any:
     request.max_content_length = settings().private_max_bytes
     try:
         if not g.role.at_least(Role.MEMBER):
-            raise Forbidden("Viewers cannot edit transcripts.")
+            raise Forbidden(_("Viewers cannot edit transcripts."))
         t = services.get(transcript_id)
         revision = contents.store(t, current_user.id, request.get_data(), if_match())
     except contents.StaleEnvelope as e:

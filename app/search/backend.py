@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from app.errors import Unavailable
 
@@ -32,9 +33,9 @@ HOOK = "verbatim_search_backends"
 class SearchUnavailable(Unavailable):
     """The search server is down, slow or refused: saves go on, the outbox waits."""
 
-    def __init__(
-        self, message: str = "Search is unavailable right now. Try again in a minute."
-    ) -> None:
+    def __init__(self, message: str | None = None) -> None:
+        if message is None:
+            message = _("Search is unavailable right now. Try again in a minute.")
         super().__init__(message)
 
 

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask_babel import gettext as _
+
 from app.errors import BadRequest
 
 MAX_QUERY_CHARS = 500
@@ -135,7 +137,7 @@ def parse_terms(text: str) -> tuple[Term, ...]:
         phrase = quoted is not None or len(words) > 1  # "e-mail" means the words together
         terms.append(Term(words, phrase=phrase and len(words) > 1, negated=bool(minus)))
     if len(terms) > MAX_TERMS:
-        raise BadRequest(f"Search for at most {MAX_TERMS} words at once.", field="q")
+        raise BadRequest(_("Search for at most %(max)d words at once.", max=MAX_TERMS), field="q")
     # As you type: the last word is probably unfinished, unless it was closed by a space
     # or a quote.
     if terms and not text.endswith((" ", '"')):
@@ -152,12 +154,17 @@ def parse(
     raw = args.get("q") or ""
     if len(raw) > MAX_QUERY_CHARS:
         raise BadRequest(
-            f"Search for at most {MAX_QUERY_CHARS} characters (this was {len(raw):,}).", field="q"
+            _(
+                "Search for at most %(max)d characters (this was %(given)s).",
+                max=MAX_QUERY_CHARS,
+                given=f"{len(raw):,}",
+            ),
+            field="q",
         )
     text = " ".join(raw.split())
     sort = (args.get("sort") or "relevance").strip().lower()
     if sort not in SORTS:
-        raise BadRequest(f"Sort by {', '.join(SORTS)}.", field="sort")
+        raise BadRequest(_("Sort by %(sorts)s.", sorts=", ".join(SORTS)), field="sort")
     filters = Filters(
         date_from=_date(args, "date_from"),
         date_to=_date(args, "date_to"),
@@ -169,7 +176,7 @@ def parse(
         transcript_id=_uuid(args, "transcript"),
     )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        raise BadRequest("The start date is after the end date.", field="date_from")
+        raise BadRequest(_("The start date is after the end date."), field="date_from")
     return SearchQuery(
         workspace_id=workspace_id,
         text=text,
@@ -185,7 +192,7 @@ def parse(
 def _value(args: Mapping[str, str | None], name: str) -> str | None:
     value = " ".join((args.get(name) or "").split())
     if len(value) > MAX_FILTER_CHARS:
-        raise BadRequest(f"{name} is too long.", field=name)
+        raise BadRequest(_("%(name)s is too long.", name=name), field=name)
     return value or None
 
 
@@ -196,7 +203,9 @@ def _date(args: Mapping[str, str | None], name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise BadRequest(f"{name} must be a date like 2026-11-21.", field=name) from None
+        raise BadRequest(
+            _("%(name)s must be a date like 2026-11-21.", name=name), field=name
+        ) from None
 
 
 def _uuid(args: Mapping[str, str | None], name: str) -> uuid.UUID | None:
@@ -206,7 +215,7 @@ def _uuid(args: Mapping[str, str | None], name: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise BadRequest(f"{name} must be an id.", field=name) from None
+        raise BadRequest(_("%(name)s must be an id.", name=name), field=name) from None
 
 
 def _int(args: Mapping[str, str | None], name: str, default: int, low: int, high: int) -> int:
@@ -214,5 +223,13 @@ def _int(args: Mapping[str, str | None], name: str, default: int, low: int, high
     if not value:
         return default
     if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
-        raise BadRequest(f"{name} must be a whole number from {low} to {high}.", field=name)
+        raise BadRequest(
+            _(
+                "%(name)s must be a whole number from %(low)d to %(high)d.",
+                name=name,
+                low=low,
+                high=high,
+            ),
+            field=name,
+        )
     return int(value)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask_babel import gettext as _
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, Timeout
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError
@@ -164,14 +165,14 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        raise OutboundRefused(f"The host {host} could not be found.") from None
+        raise OutboundRefused(_("The host %(host)s could not be found.", host=host)) from None
     addresses: list[IPAddress] = []
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if ip not in addresses:
             addresses.append(ip)
     if not addresses:
-        raise OutboundRefused(f"The host {host} could not be found.")
+        raise OutboundRefused(_("The host %(host)s could not be found.", host=host))
     return addresses
 
 
@@ -183,38 +184,51 @@ def check_url(url: str, allow_private: bool = False) -> Destination:
     """
     url = (url or "").strip()
     if not url:
-        raise OutboundRefused("Enter a URL.")
+        raise OutboundRefused(_("Enter a URL."))
     if len(url) > MAX_URL_LENGTH:
-        raise OutboundRefused(f"The URL is longer than {MAX_URL_LENGTH} characters.")
+        raise OutboundRefused(_("The URL is longer than %(max)d characters.", max=MAX_URL_LENGTH))
     if any(c.isspace() or ord(c) < 32 or c == "\\" for c in url):
-        raise OutboundRefused("The URL contains spaces, control characters or backslashes.")
+        raise OutboundRefused(_("The URL contains spaces, control characters or backslashes."))
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise OutboundRefused("That is not a valid URL.") from None
+        raise OutboundRefused(_("That is not a valid URL.")) from None
     scheme = parts.scheme.lower()
     allowed = ("https", "http") if allow_private else ("https",)
     if scheme not in allowed:
-        raise OutboundRefused("The URL must start with https://.")
+        raise OutboundRefused(_("The URL must start with https://."))
     if "@" in parts.netloc:
-        raise OutboundRefused("The URL must not contain a user name or password.")
+        raise OutboundRefused(_("The URL must not contain a user name or password."))
     host = (parts.hostname or "").rstrip(".")
     if not host:
-        raise OutboundRefused("The URL has no host name.")
+        raise OutboundRefused(_("The URL has no host name."))
     if port == 0:
-        raise OutboundRefused("The URL has an invalid port.")
+        raise OutboundRefused(_("The URL has an invalid port."))
     port = port or (443 if scheme == "https" else 80)
     addresses = _resolve(host, port)
     if not allow_private:
         for ip in addresses:
             why = blocked_reason(ip)
             if why is not None:
-                subject = host if _is_standard_literal(host) else f"{host} resolves to {ip}, which"
-                raise OutboundRefused(
-                    "The URL must point to a public internet address: "
-                    f"{subject} is {_article(why)} {why} address."
-                )
+                # `kind` stays English ("a private", "a loopback"): a network term.
+                kind = f"{_article(why)} {why}"
+                if _is_standard_literal(host):
+                    message = _(
+                        "The URL must point to a public internet address: "
+                        "%(host)s is %(kind)s address.",
+                        host=host,
+                        kind=kind,
+                    )
+                else:
+                    message = _(
+                        "The URL must point to a public internet address: "
+                        "%(host)s resolves to %(ip)s, which is %(kind)s address.",
+                        host=host,
+                        ip=ip,
+                        kind=kind,
+                    )
+                raise OutboundRefused(message)
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"

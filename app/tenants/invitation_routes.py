@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.errors import ServiceError, refusal_status
@@ -51,7 +52,7 @@ def accept(token: str) -> Any:
         workspace = services.accept_invitation(token, current_user)
     except ServiceError as e:
         return _link_refused(e)
-    flash(f"You joined {workspace.name}.", "success")
+    flash(_("You joined %(workspace)s.", workspace=workspace.name), "success")
     return redirect(url_for("workspace.dashboard", slug=workspace.slug))
 
 
@@ -62,5 +63,5 @@ def decline(token: str) -> Any:
         services.decline_invitation(token, current_user)
     except ServiceError as e:
         return _link_refused(e)
-    flash("Invitation declined.", "info")
+    flash(_("Invitation declined."), "info")
     return redirect(url_for("web.index"))

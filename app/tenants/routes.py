@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from app.errors import ServiceError, refusal_status
 from app.extensions import db
@@ -60,7 +61,7 @@ def invite() -> Any:
     email = field("email")
     return _act(
         lambda: services.invite(g.workspace, g.role, email, field("role", "member")),
-        f"Invitation sent to {email}.",
+        _("Invitation sent to %(email)s.", email=email),
     )
 
 
@@ -68,21 +69,21 @@ def invite() -> Any:
 @require_role(Role.ADMIN)
 def revoke_invitation(invitation_id: str) -> Any:
     iid = parse_id(invitation_id)
-    return _act(lambda: services.revoke_invitation(iid), "Invitation withdrawn.")
+    return _act(lambda: services.revoke_invitation(iid), _("Invitation withdrawn."))
 
 
 @bp.post("/members/<membership_id>/role")
 @require_role(Role.ADMIN)
 def change_role(membership_id: str) -> Any:
     mid = parse_id(membership_id)
-    return _act(lambda: services.change_role(g.membership, mid, field("role")), "Role changed.")
+    return _act(lambda: services.change_role(g.membership, mid, field("role")), _("Role changed."))
 
 
 @bp.post("/members/<membership_id>/remove")
 @require_role(Role.ADMIN)
 def remove_member(membership_id: str) -> Any:
     mid = parse_id(membership_id)
-    return _act(lambda: services.remove_member(g.membership, mid), "Member removed.")
+    return _act(lambda: services.remove_member(g.membership, mid), _("Member removed."))
 
 
 @bp.post("/members/<membership_id>/transfer")
@@ -91,7 +92,7 @@ def transfer(membership_id: str) -> Any:
     mid = parse_id(membership_id)
     return _act(
         lambda: services.transfer_ownership(g.membership, mid),
-        "Ownership transferred. You are now an admin.",
+        _("Ownership transferred. You are now an admin."),
     )
 
 
@@ -102,7 +103,7 @@ def leave() -> Any:
     except ServiceError as e:
         flash(e.message, "error")
         return redirect(url_for("workspace.members"))
-    flash(f"You left {g.workspace.name}.", "success")
+    flash(_("You left %(workspace)s.", workspace=g.workspace.name), "success")
     return redirect(url_for("web.index"))
 
 
@@ -114,7 +115,7 @@ def settings_page() -> Any:
             services.update_workspace(g.workspace, field("name"), field("slug"))
         except ServiceError as e:
             return render_template("workspaces/settings.html", error=e, form=request.form), 422
-        flash("Workspace updated.", "success")
+        flash(_("Workspace updated."), "success")
         return redirect(url_for("workspace.settings_page", slug=g.workspace.slug))
     return render_template("workspaces/settings.html", form={})
 
@@ -127,5 +128,5 @@ def delete() -> Any:
         services.delete_workspace(g.workspace, g.role, field("confirm"))
     except ServiceError as e:
         return render_template("workspaces/settings.html", error=e, form={}), refusal_status(e)
-    flash(f"{name} was deleted.", "success")
+    flash(_("%(workspace)s was deleted.", workspace=name), "success")
     return redirect(url_for("web.index"))

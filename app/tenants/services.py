@@ -8,6 +8,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -48,7 +51,7 @@ def user_workspaces(user_id: uuid.UUID) -> list[WorkspaceEntry]:
 def _check_name(name: str) -> str:
     name = (name or "").strip()
     if not 1 <= len(name) <= 120:
-        raise ServiceError("Give the workspace a name of 1 to 120 characters.", field="name")
+        raise ServiceError(_("Give the workspace a name of 1 to 120 characters."), field="name")
     return name
 
 
@@ -56,11 +59,11 @@ def _check_slug(slug: str, *, current: Workspace | None = None) -> str:
     slug = (slug or "").strip().lower()
     if not SLUG.match(slug) or slug in RESERVED_SLUGS:
         raise ServiceError(
-            "Use 3 to 40 lowercase letters, digits and dashes for the address.", field="slug"
+            _("Use 3 to 40 lowercase letters, digits and dashes for the address."), field="slug"
         )
     taken = db.session.scalar(select(Workspace.id).where(Workspace.slug == slug))
     if taken is not None and (current is None or taken != current.id):
-        raise ServiceError("That address is taken; choose another.", field="slug")
+        raise ServiceError(_("That address is taken; choose another."), field="slug")
     return slug
 
 
@@ -83,7 +86,7 @@ def _add_owner(workspace: Workspace, user_id: uuid.UUID, action: str) -> None:
 def create_personal_workspace(user) -> Workspace:  # type: ignore[no-untyped-def]
     workspace = Workspace(
         slug=suggest_slug(user.email.split("@", 1)[0]),
-        name=f"{user.display_name}'s workspace",
+        name=_("%(name)s's workspace", name=user.display_name),
         personal=True,
         seat_limit=1,
     )
@@ -106,7 +109,7 @@ def create_workspace(user_id: uuid.UUID, name: str, slug: str) -> Workspace:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise ServiceError("That address is taken; choose another.", field="slug") from None
+        raise ServiceError(_("That address is taken; choose another."), field="slug") from None
     return workspace
 
 
@@ -124,19 +127,19 @@ def update_workspace(workspace: Workspace, name: str, slug: str) -> None:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise ServiceError("That address is taken; choose another.", field="slug") from None
+        raise ServiceError(_("That address is taken; choose another."), field="slug") from None
 
 
 def delete_workspace(workspace: Workspace, actor_role: Role, confirm: str) -> None:
     if actor_role is not Role.OWNER:
-        raise Forbidden("Only the owner can delete the workspace.")
+        raise Forbidden(_("Only the owner can delete the workspace."))
     if workspace.personal:
-        raise ServiceError("Your personal workspace is deleted with your account.")
+        raise ServiceError(_("Your personal workspace is deleted with your account."))
     if (confirm or "").strip() != workspace.slug:
-        raise ServiceError(f"Type {workspace.slug} to confirm.", field="confirm")
-    # Rows of the workspace go with it (ON DELETE CASCADE), audit log included.
-    db.session.delete(workspace)
-    db.session.commit()
+        raise ServiceError(_("Type %(slug)s to confirm.", slug=workspace.slug), field="confirm")
+    from app.privacy import deletion  # here: privacy builds on the tenants package
+
+    deletion.delete_team(workspace.id)
 
 
 def members(workspace_id: uuid.UUID) -> list[tuple[Membership, object]]:
@@ -192,22 +195,24 @@ def invite(workspace: Workspace, actor_role: Role, email: str, role: str) -> tup
     from app.auth.services import normalize_email
 
     if not actor_role.at_least(Role.ADMIN):
-        raise Forbidden("Only admins can invite people.")
+        raise Forbidden(_("Only admins can invite people."))
     if workspace.personal:
-        raise ServiceError("A personal workspace is yours alone; create a team to invite people.")
+        raise ServiceError(
+            _("A personal workspace is yours alone; create a team to invite people.")
+        )
     email = normalize_email(email)
     try:
         new_role = Role(role)
     except ValueError:
-        raise ServiceError("Choose a role: admin, member or viewer.", field="role") from None
+        raise ServiceError(_("Choose a role: admin, member or viewer."), field="role") from None
     if new_role not in INVITABLE_ROLES:
-        raise ServiceError("Choose a role: admin, member or viewer.", field="role")
+        raise ServiceError(_("Choose a role: admin, member or viewer."), field="role")
     workspace = _lock(workspace)
     already = db.session.scalar(
         select(Membership.id).join(User, User.id == Membership.user_id).where(User.email == email)
     )
     if already is not None:
-        raise ServiceError(f"{email} is already a member.", field="email")
+        raise ServiceError(_("%(email)s is already a member.", email=email), field="email")
     for old in pending_invitations():
         if old.email == email:  # a new invitation replaces the pending one
             old.revoked_at = utcnow()
@@ -215,13 +220,13 @@ def invite(workspace: Workspace, actor_role: Role, email: str, role: str) -> tup
     if seats_used() >= workspace.seat_limit:
         db.session.rollback()
         raise ServiceError(
-            (
-                f"All {workspace.seat_limit} seats are taken"
-                if workspace.seat_limit != 1
-                else "The one seat is taken"
-            )
-            + " (members and pending invitations). "
-            "Remove someone or revoke an invitation first.",
+            ngettext(
+                "The one seat is taken (members and pending invitations). "
+                "Remove someone or revoke an invitation first.",
+                "All %(num)d seats are taken (members and pending invitations). "
+                "Remove someone or revoke an invitation first.",
+                workspace.seat_limit,
+            ),
             field="email",
         )
     raw, digest = new_token()
@@ -242,7 +247,7 @@ def invite(workspace: Workspace, actor_role: Role, email: str, role: str) -> tup
     link = external_url("invitations.show", token=raw)
     queue_mail(
         email,
-        f"You are invited to {workspace.name} on Verbatim",
+        _l("You are invited to %(workspace)s on Verbatim", workspace=workspace.name),
         "invitation",
         workspace=workspace,
         link=link,
@@ -265,11 +270,11 @@ def revoke_invitation(invitation_id: uuid.UUID) -> None:
 def invitation_problem(invitation: Invitation) -> str | None:
     """Why the link can no longer be used, or None while it is open."""
     if invitation.accepted_at or invitation.declined_at:
-        return "This invitation has already been used."
+        return _("This invitation has already been used.")
     if invitation.revoked_at:
-        return "This invitation was withdrawn. Ask for a new one."
+        return _("This invitation was withdrawn. Ask for a new one.")
     if as_utc(invitation.expires_at) <= utcnow():
-        return "This invitation has expired. Ask for a new one."
+        return _("This invitation has expired. Ask for a new one.")
     return None
 
 
@@ -280,7 +285,7 @@ def find_invitation(raw: str) -> Invitation:
             select(Invitation).where(Invitation.token_hash == hash_token(raw or ""))
         )
     if invitation is None:
-        raise NotFound("This invitation link is not valid.")
+        raise NotFound(_("This invitation link is not valid."))
     return invitation
 
 
@@ -291,8 +296,10 @@ def _open_invitation_for(raw: str, user) -> Invitation:  # type: ignore[no-untyp
         raise ServiceError(problem)
     if invitation.email != user.email:
         raise Forbidden(
-            f"This invitation was sent to {invitation.email}. "
-            "Sign in with that address to accept it."
+            _(
+                "This invitation was sent to %(email)s. Sign in with that address to accept it.",
+                email=invitation.email,
+            )
         )
     return invitation
 
@@ -313,8 +320,13 @@ def accept_invitation(raw: str, user) -> Workspace:  # type: ignore[no-untyped-d
         if member_count >= workspace.seat_limit:
             db.session.rollback()
             raise Conflict(
-                f"{workspace.name} has no free seat left ({member_count} of "
-                f"{workspace.seat_limit} used). Ask an admin to free one, then open the link again."
+                _(
+                    "%(workspace)s has no free seat left (%(used)d of %(total)d used). "
+                    "Ask an admin to free one, then open the link again.",
+                    workspace=workspace.name,
+                    used=member_count,
+                    total=workspace.seat_limit,
+                )
             )
         invitation.accepted_at = utcnow()
         db.session.add(Membership(user_id=user.id, role=invitation.role))
@@ -331,7 +343,7 @@ def accept_invitation(raw: str, user) -> Workspace:  # type: ignore[no-untyped-d
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
-            raise ServiceError("You are already a member of this workspace.") from None
+            raise ServiceError(_("You are already a member of this workspace.")) from None
     return workspace
 
 
@@ -371,13 +383,13 @@ def change_role(actor: Membership, membership_id: uuid.UUID, role: str) -> None:
     try:
         new_role = Role(role)
     except ValueError:
-        raise ServiceError("Choose a role: admin, member or viewer.", field="role") from None
+        raise ServiceError(_("Choose a role: admin, member or viewer."), field="role") from None
     if target.role == Role.OWNER.value or new_role is Role.OWNER:
-        raise ServiceError("Ownership changes hands with 'Transfer ownership'.")
+        raise ServiceError(_("Ownership changes hands with 'Transfer ownership'."))
     if target.id == actor.id:
-        raise ServiceError("You cannot change your own role.")
+        raise ServiceError(_("You cannot change your own role."))
     if target.role == Role.ADMIN.value and actor.role != Role.OWNER.value:
-        raise Forbidden("Only the owner can change an admin's role.")
+        raise Forbidden(_("Only the owner can change an admin's role."))
     old = target.role
     target.role = new_role.value
     record(
@@ -393,11 +405,11 @@ def remove_member(actor: Membership, membership_id: uuid.UUID) -> None:
     if not Role(actor.role).at_least(Role.ADMIN):
         raise Forbidden()
     if target.role == Role.OWNER.value:
-        raise ServiceError("The owner cannot be removed; transfer ownership first.")
+        raise ServiceError(_("The owner cannot be removed; transfer ownership first."))
     if target.id == actor.id:
-        raise ServiceError("Use 'Leave workspace' to remove yourself.")
+        raise ServiceError(_("Use 'Leave workspace' to remove yourself."))
     if target.role == Role.ADMIN.value and actor.role != Role.OWNER.value:
-        raise Forbidden("Only the owner can remove an admin.")
+        raise Forbidden(_("Only the owner can remove an admin."))
     email = _email_of(target)
     db.session.delete(target)
     record("member.removed", target=target, details={"email": email})
@@ -407,9 +419,9 @@ def remove_member(actor: Membership, membership_id: uuid.UUID) -> None:
 
 def leave(workspace: Workspace, membership: Membership) -> None:
     if workspace.personal:
-        raise ServiceError("You cannot leave your personal workspace.")
+        raise ServiceError(_("You cannot leave your personal workspace."))
     if membership.role == Role.OWNER.value:
-        raise ServiceError("Transfer ownership to someone else before you leave.")
+        raise ServiceError(_("Transfer ownership to someone else before you leave."))
     db.session.delete(membership)
     record("member.left", target=membership, details={"email": _email_of(membership)})
     db.session.commit()
@@ -417,10 +429,10 @@ def leave(workspace: Workspace, membership: Membership) -> None:
 
 def transfer_ownership(actor: Membership, membership_id: uuid.UUID) -> None:
     if actor.role != Role.OWNER.value:
-        raise Forbidden("Only the owner can transfer ownership.")
+        raise Forbidden(_("Only the owner can transfer ownership."))
     target = _member(membership_id)
     if target.id == actor.id:
-        raise ServiceError("You already own this workspace.")
+        raise ServiceError(_("You already own this workspace."))
     target.role = Role.OWNER.value
     actor.role = Role.ADMIN.value
     record(

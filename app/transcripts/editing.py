@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from app.errors import Conflict, NotFound, ServiceError
@@ -33,6 +34,7 @@ from app.transcripts.models import (
     Transcript,
     TranscriptSegment,
     TranscriptSpeaker,
+    status_name,
 )
 
 MAX_TEXT = 10_000  # characters in one segment
@@ -84,12 +86,15 @@ def segment_text(raw: str | None) -> str:
     text = clean(raw)
     if not text:
         raise ServiceError(
-            "A segment cannot be empty: merge it with its neighbour instead.", field="text"
+            _("A segment cannot be empty: merge it with its neighbour instead."), field="text"
         )
     if len(text) > MAX_TEXT:
         raise ServiceError(
-            f"A segment holds at most {MAX_TEXT:,} characters ({len(text):,} given): "
-            "split it first.",
+            _(
+                "A segment holds at most %(max)s characters (%(given)s given): split it first.",
+                max=f"{MAX_TEXT:,}",
+                given=f"{len(text):,}",
+            ),
             field="text",
         )
     return text
@@ -98,22 +103,26 @@ def segment_text(raw: str | None) -> str:
 def speaker_name(raw: str | None) -> str:
     name = clean(raw)
     if not name or len(name) > MAX_NAME:
-        raise ServiceError(f"A speaker's name must be 1 to {MAX_NAME} characters.", field="name")
+        raise ServiceError(
+            _("A speaker's name must be 1 to %(max)d characters.", max=MAX_NAME), field="name"
+        )
     return name
 
 
 def parse_base(raw: Any) -> int:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise ServiceError(
-            "Say which revision the change is based on (base_revision); reload the page.",
+            _("Say which revision the change is based on (base_revision); reload the page."),
             field="base_revision",
         )
     try:
         base = int(raw)
     except (TypeError, ValueError):
-        raise ServiceError("base_revision must be a whole number.", field="base_revision") from None
+        raise ServiceError(
+            _("base_revision must be a whole number."), field="base_revision"
+        ) from None
     if base < 1:
-        raise ServiceError("base_revision starts at 1.", field="base_revision")
+        raise ServiceError(_("base_revision starts at 1."), field="base_revision")
     return base
 
 
@@ -128,7 +137,10 @@ def parse_clock(raw: str | None, field_name: str) -> float | None:
     match = _CLOCK.match(value)
     if not match:
         raise ServiceError(
-            f"Write the {field_name} as seconds (83.5) or minutes:seconds (1:23.5).",
+            _(
+                "Write the %(field)s as seconds (83.5) or minutes:seconds (1:23.5).",
+                field=_field_word(field_name),
+            ),
             field=field_name,
         )
     parts = [p for p in match.groups() if p is not None]
@@ -148,11 +160,16 @@ def clock(value: float) -> str:
     return f"{minutes}:{secs:05.2f}"
 
 
+def _field_word(name: str) -> str:
+    """A time field's name as the message reads it ("start", "end")."""
+    return {"start": _("start"), "end": _("end")}.get(name, name)
+
+
 # --- one save ------------------------------------------------------------------------------
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "a moment ago"
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else _("a moment ago")
 
 
 def segment_dict(seg: TranscriptSegment, names: dict[str, str] | None = None) -> dict[str, Any]:
@@ -197,10 +214,13 @@ class Save:
             # restored a revision without it.
             raise self.conflict(
                 revisions.saved_at_or_after(self.t, self.base + 1),
-                "removed this segment",
-                "Your change was not saved; copy your text before reloading.",
+                _(
+                    "%(who)s removed this segment at %(when)s (revision %(revision)s), "
+                    "after you opened it."
+                ),
+                _("Your change was not saved; copy your text before reloading."),
             )
-        raise NotFound("No such segment in this transcript.")
+        raise NotFound(_("No such segment in this transcript."))
 
     def at(self, position: int) -> TranscriptSegment | None:
         if position < 0:
@@ -220,21 +240,34 @@ class Save:
         if not stale:
             return
         newest = max(stale, key=lambda s: s.changed_in)
-        what = "this segment" if len(segments) == 1 else f"segment {newest.position + 1}"
+        did = (
+            _(
+                "%(who)s changed this segment at %(when)s (revision %(revision)s), "
+                "after you opened it."
+            )
+            if len(segments) == 1
+            else _(
+                "%(who)s changed segment %(segment)s at %(when)s (revision %(revision)s), "
+                "after you opened it."
+            )
+        )
         names = services.speaker_names(self.t)
         raise self.conflict(
             revisions.saved_at_or_after(self.t, newest.changed_in),
-            f"changed {what}",
-            "Your change was not saved: compare both versions and choose.",
+            did,
+            _("Your change was not saved: compare both versions and choose."),
             segments=[segment_dict(s, names) for s in segments],
+            segment=newest.position + 1,
         )
 
     def stale_whole(self) -> EditConflict:
         return self.conflict(
             revisions.latest(self.t),
-            "saved a change",
-            "This changes the whole transcript, so it needs the latest version: reload, then "
-            "try again.",
+            _("%(who)s saved a change at %(when)s (revision %(revision)s), after you opened it."),
+            _(
+                "This changes the whole transcript, so it needs the latest version: reload, "
+                "then try again."
+            ),
         )
 
     def conflict(
@@ -244,16 +277,21 @@ class Save:
         advice: str,
         *,
         segments: list[dict[str, Any]] | None = None,
+        **values: Any,
     ) -> EditConflict:
-        """ "Ada changed this segment at 14:02 UTC (revision 7), after you opened it."."""
+        """ "Ada changed this segment at 14:02 UTC (revision 7), after you opened it."
+
+        `did` is that sentence, translated but not yet filled in: %(who)s, %(when)s and
+        %(revision)s come from here, any other placeholder from `values`."""
         if holder is None:
-            who, when, number = "Someone", "a moment ago", self.t.revision
+            who, when, number = _("Someone"), _("a moment ago"), self.t.revision
         else:
             mine = holder.author_id is not None and holder.author_id == self.author_id
-            who = "You (in another window)" if mine else holder.who
+            who = _("You (in another window)") if mine else holder.who
             when, number = _when(holder.created_at), holder.number
+        sentence = did % {**values, "who": who, "when": when, "revision": number}
         return EditConflict(
-            f"{who} {did} at {when} (revision {number}), after you opened it. {advice}",
+            f"{sentence} {advice}",
             revision=self.t.revision,
             saved_by=holder.who if holder else None,
             saved_at=holder.created_at if holder else None,
@@ -319,17 +357,26 @@ def begin(
         .execution_options(populate_existing=True)
     )
     if t is None:  # deleted meanwhile
-        raise NotFound("No such transcript.")
-    contents.refuse(t, "Editing on the server")  # its owner's browser edits it
+        raise NotFound(_("No such transcript."))
+    contents.refuse(t, _("Editing on the server"))  # its owner's browser edits it
     if t.status != Status.COMPLETED:
         db.session.rollback()
-        raise ServiceError(f"This transcript is {t.status}; it can be edited once it is completed.")
+        raise ServiceError(
+            _(
+                "This transcript is %(status)s; it can be edited once it is completed.",
+                status=status_name(t.status),
+            )
+        )
     if base is None:
         base = t.revision
     if base > t.revision:
         db.session.rollback()
         raise ServiceError(
-            f"Revision {base} does not exist yet: this transcript is at revision {t.revision}.",
+            _(
+                "Revision %(base)d does not exist yet: this transcript is at revision %(current)d.",
+                base=base,
+                current=t.revision,
+            ),
             field="base_revision",
         )
     save = Save(t, base, author_id)
@@ -386,13 +433,16 @@ def update_segment(
     new_text = segment_text(text) if text is not None else None
     if speaker is not None and new_speaker is not None:
         raise ServiceError(
-            "Choose an existing speaker or name a new one, not both.", field="speaker"
+            _("Choose an existing speaker or name a new one, not both."), field="speaker"
         )
     # An empty name for a new speaker: "Speaker N", as the engine names them.
     named = speaker_name(new_speaker) if new_speaker and new_speaker.strip() else new_speaker
     for name, value in (("start", start), ("end", end)):
         if value is not None and not math.isfinite(value):
-            raise ServiceError(f"The {name} must be a number of seconds.", field=name)
+            raise ServiceError(
+                _("The %(field)s must be a number of seconds.", field=_field_word(name)),
+                field=name,
+            )
 
     def work(save: Save) -> Saved:
         seg = save.segment(segment_id)
@@ -451,31 +501,48 @@ def _set_times(save: Save, seg: TranscriptSegment, start: float | None, end: flo
         return False
     n = seg.position + 1
     if new_start < 0:
-        raise ServiceError("A segment cannot start before 0:00.00.", field="start")
+        raise ServiceError(_("A segment cannot start before 0:00.00."), field="start")
     duration = save.t.duration_seconds
     if duration and new_end > duration + EPSILON:
         raise ServiceError(
-            f"A segment cannot end after the recording does ({clock(duration)}).", field="end"
+            _("A segment cannot end after the recording does (%(end)s).", end=clock(duration)),
+            field="end",
         )
     if new_start >= new_end:
         raise ServiceError(
-            f"The start ({clock(new_start)}) must be before the end ({clock(new_end)}).",
+            _(
+                "The start (%(start)s) must be before the end (%(end)s).",
+                start=clock(new_start),
+                end=clock(new_end),
+            ),
             field="end" if end is not None else "start",
         )
     if new_start != seg.start:
         before = save.at(seg.position - 1)
         if before is not None and new_start < before.end - EPSILON:
             raise ServiceError(
-                f"Segment {n} would start at {clock(new_start)}, before segment {n - 1} ends "
-                f"({clock(before.end)}): segments keep their order and do not overlap.",
+                _(
+                    "Segment %(n)d would start at %(start)s, before segment %(previous)d ends "
+                    "(%(end)s): segments keep their order and do not overlap.",
+                    n=n,
+                    start=clock(new_start),
+                    previous=n - 1,
+                    end=clock(before.end),
+                ),
                 field="start",
             )
     if new_end != seg.end:
         after = save.at(seg.position + 1)
         if after is not None and new_end > after.start + EPSILON:
             raise ServiceError(
-                f"Segment {n} would end at {clock(new_end)}, after segment {n + 1} starts "
-                f"({clock(after.start)}): segments keep their order and do not overlap.",
+                _(
+                    "Segment %(n)d would end at %(end)s, after segment %(next)d starts "
+                    "(%(start)s): segments keep their order and do not overlap.",
+                    n=n,
+                    end=clock(new_end),
+                    next=n + 1,
+                    start=clock(after.start),
+                ),
                 field="end",
             )
     seg.start, seg.end = new_start, new_end
@@ -510,7 +577,9 @@ def _set_speaker(save: Save, seg: TranscriptSegment, label: str | None, name: st
         save.t.speaker_count = len(rows) + 1
         return True
     if label not in rows:
-        raise ServiceError(f"There is no speaker {label} in this transcript.", field="speaker")
+        raise ServiceError(
+            _("There is no speaker %(label)s in this transcript.", label=label), field="speaker"
+        )
     if seg.speaker == label:
         return False
     seg.speaker = label
@@ -536,7 +605,7 @@ def split(
     """Cut a segment in two before word `word_index`, or at character `offset` of its text.
     The first part keeps the segment's id; the second is a new segment right after it."""
     if (word_index is None) == (offset is None):
-        raise ServiceError("Say where to split: a word (word_index) or a character offset.")
+        raise ServiceError(_("Say where to split: a word (word_index) or a character offset."))
 
     def work(save: Save) -> Saved:
         seg = save.segment(segment_id)
@@ -575,10 +644,11 @@ def _cut(
     text = seg.text
     if word_index is not None:
         if len(words) < 2:
-            raise ServiceError("This segment has one word or none: there is nothing to split.")
+            raise ServiceError(_("This segment has one word or none: there is nothing to split."))
         if not 1 <= word_index < len(words):
             raise ServiceError(
-                f"Split before a word from 2 to {len(words)} of this segment.", field="word_index"
+                _("Split before a word from 2 to %(last)d of this segment.", last=len(words)),
+                field="word_index",
             )
         offsets = W.word_offsets(text, words)
         if offsets is None:
@@ -605,7 +675,7 @@ def _cut(
     left_text, right_text = text[:offset].rstrip(), text[offset:].lstrip()
     if not left_text or not right_text:
         raise ServiceError(
-            "Split inside the text, so that both parts keep some of it.", field="offset"
+            _("Split inside the text, so that both parts keep some of it."), field="offset"
         )
     at = _inside(seg, W.split_time(words, text, offset, seg.start, seg.end))
     return (
@@ -640,16 +710,19 @@ def merge(
         after = save.at(seg.position + 1)
         if after is None:
             save.check(seg)
-            raise ServiceError("This is the last segment: there is nothing after it to merge.")
+            raise ServiceError(_("This is the last segment: there is nothing after it to merge."))
         save.check(seg, after)
         if next_id is not None and after.id != next_id:
             save.check(seg, save.segment(next_id))
-            raise ServiceError("Those two segments are not next to each other.")
+            raise ServiceError(_("Those two segments are not next to each other."))
         sep = W.joiner(save.language)
         text = f"{seg.text.rstrip()}{sep}{after.text.lstrip()}"
         if len(text) > MAX_TEXT:
             raise ServiceError(
-                f"Together they would be over {MAX_TEXT:,} characters, more than a segment holds."
+                _(
+                    "Together they would be over %(max)s characters, more than a segment holds.",
+                    max=f"{MAX_TEXT:,}",
+                )
             )
         end = max(seg.end, after.end)
         seg.words = W.settle(
@@ -682,20 +755,24 @@ def rename_speaker(
     stale one it is refused only when someone renamed this speaker since."""
     t = services.get(transcript_id)
     if label not in services.speakers(t):
-        raise NotFound("No such speaker in this transcript.")
+        raise NotFound(_("No such speaker in this transcript."))
     new = speaker_name(name)
 
     def work(save: Save) -> Saved:
         speaker = services.speakers(save.t).get(label)
         if speaker is None:
-            raise NotFound("No such speaker in this transcript.")
+            raise NotFound(_("No such speaker in this transcript."))
         if save.base < save.t.revision:
             then = revisions.as_of(save.t, save.base).get("speakers", {}).get(label)
             if then is not None and then != speaker.name:
                 raise save.conflict(
                     revisions.latest(save.t, "rename", "restore", after=save.base),
-                    f"renamed this speaker to “{speaker.name}”",
-                    "Reload, then rename again if you still want to.",
+                    _(
+                        "%(who)s renamed this speaker to “%(name)s” at %(when)s "
+                        "(revision %(revision)s), after you opened it."
+                    ),
+                    _("Reload, then rename again if you still want to."),
+                    name=speaker.name,
                 )
         if speaker.name == new:
             return save.unchanged(speaker=speaker)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -41,7 +42,7 @@ def _not_private() -> None:
     Registered after the workspace is resolved (workspace_blueprint's hook runs first)."""
     transcript_id = (request.view_args or {}).get("transcript_id")
     if transcript_id is not None:
-        contents.refuse(services.get(transcript_id), "Editing on the server")
+        contents.refuse(services.get(transcript_id), _("Editing on the server"))
 
 
 def _author() -> uuid.UUID:
@@ -61,7 +62,7 @@ def _segment_or_404(t: Transcript, segment_id: uuid.UUID) -> TranscriptSegment:
         )
     )
     if seg is None:
-        raise NotFound("No such segment in this transcript.")
+        raise NotFound(_("No such segment in this transcript."))
     return seg
 
 
@@ -150,7 +151,7 @@ def _act(
         return _refused(transcript_id, segment_id, e, typed)
     t = services.get(transcript_id)
     if not is_htmx():
-        flash(f"{saved.summary}." if saved.changed else "Nothing changed.", "success")
+        flash(f"{saved.summary}." if saved.changed else _("Nothing changed."), "success")
         first = saved.segments[0].id if saved.segments else segment_id
         return redirect(url_for("transcripts.show", transcript_id=t.id, _anchor=f"seg-{first}"))
     body = render_template(
@@ -264,7 +265,7 @@ def _whole_number(name: str) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise ServiceError(f"{name} must be a whole number.", field=name) from None
+        raise ServiceError(_("%(name)s must be a whole number.", name=name), field=name) from None
 
 
 @bp.post(f"{SEGMENT}/merge")
@@ -277,7 +278,7 @@ def merge(transcript_id: uuid.UUID, segment_id: uuid.UUID) -> Any:
         try:
             next_id = uuid.UUID(raw_next) if raw_next else None
         except ValueError:
-            raise ServiceError("next_id is not a segment id.", field="next_id") from None
+            raise ServiceError(_("next_id is not a segment id."), field="next_id") from None
         return editing.merge(
             transcript_id,
             segment_id,
@@ -298,7 +299,7 @@ def set_speaker(transcript_id: uuid.UUID, segment_id: uuid.UUID) -> Any:
 
     def change() -> editing.Saved:
         if not choice:
-            raise ServiceError("Choose a speaker.", field="speaker")
+            raise ServiceError(_("Choose a speaker."), field="speaker")
         is_new = choice == "new"
         return editing.update_segment(
             transcript_id,
@@ -406,7 +407,14 @@ def restore(transcript_id: uuid.UUID, number: int) -> Any:
     except ServiceError as e:
         db.session.rollback()
         return _history_page(services.get(transcript_id), refusal_status(e), e)
-    flash(f"Restored revision {number}: it is now revision {saved.revision}.", "success")
+    flash(
+        _(
+            "Restored revision %(number)d: it is now revision %(revision)d.",
+            number=number,
+            revision=saved.revision,
+        ),
+        "success",
+    )
     return redirect(url_for("transcripts.show", transcript_id=transcript_id))
 
 
@@ -472,7 +480,7 @@ def review_action(transcript_id: uuid.UUID) -> Any:
             status=refusal_status(e),
             error=e,
         )
-    notice = f"{saved.summary}." if saved.changed else "Nothing changed."
+    notice = f"{saved.summary}." if saved.changed else _("Nothing changed.")
     if not is_htmx():
         flash(notice, "success")
         args = {"threshold": threshold} if threshold else {}
@@ -492,11 +500,11 @@ def _review_change(transcript_id: uuid.UUID, action: str, form: Any) -> editing.
     if action == "fix_all":
         return review.fix_all(transcript_id, form.get("word"), form.get("text"), **common)
     if action not in ("accept", "fix"):
-        raise ServiceError("Choose accept, fix or fix all.", field="action")
+        raise ServiceError(_("Choose accept, fix or fix all."), field="action")
     try:
         segment_id = uuid.UUID(form.get("segment_id") or "")
     except ValueError:
-        raise ServiceError("Say which segment the word is in.", field="segment_id") from None
+        raise ServiceError(_("Say which segment the word is in."), field="segment_id") from None
     index, word = form.get("index"), form.get("word")
     if action == "accept":
         return review.accept(transcript_id, segment_id, index, expected=word, **common)

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+
 from app.config import Settings
 from app.errors import ServiceError
 from app.plugins.manager import enabled_plugins, registry
@@ -82,7 +84,7 @@ def defaults(choices: list[EngineChoice]) -> tuple[str, str]:
     by_name = {c.name: c for c in choices}
     choice = by_name.get(cfg.default_engine) or (choices[0] if choices else None)
     if choice is None:
-        raise ServiceError("No transcription engine is installed on this server.")
+        raise ServiceError(_("No transcription engine is installed on this server."))
     model = cfg.default_model if cfg.default_model in choice.models else choice.models[0]
     return choice.name, model
 
@@ -93,9 +95,13 @@ def _int_or_none(value: Any, field: str) -> int | None:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ServiceError("Give the number of speakers as a whole number.", field=field) from None
+        raise ServiceError(
+            _("Give the number of speakers as a whole number."), field=field
+        ) from None
     if not 1 <= number <= MAX_SPEAKERS:
-        raise ServiceError(f"Speakers must be between 1 and {MAX_SPEAKERS}.", field=field)
+        raise ServiceError(
+            _("Speakers must be between 1 and %(max)d.", max=MAX_SPEAKERS), field=field
+        )
     return number
 
 
@@ -125,17 +131,26 @@ def parse_options(raw: dict[str, Any]) -> JobOptions:
     engine_name = (raw.get("engine") or "").strip() or default_engine
     choice = by_name.get(engine_name)
     if choice is None:
-        names = ", ".join(sorted(by_name)) or "none"
+        names = ", ".join(sorted(by_name)) or _("none")
         raise ServiceError(
-            f"Engine '{engine_name}' is not available here (available: {names}).", field="engine"
+            _(
+                "Engine '%(engine)s' is not available here (available: %(names)s).",
+                engine=engine_name,
+                names=names,
+            ),
+            field="engine",
         )
     model = (raw.get("model") or "").strip() or (
         default_model if engine_name == default_engine else choice.models[0]
     )
     if model not in choice.models:
         raise ServiceError(
-            f"Model '{model}' is not installed for {choice.title} "
-            f"(installed: {', '.join(choice.models)}).",
+            _(
+                "Model '%(model)s' is not installed for %(engine)s (installed: %(models)s).",
+                model=model,
+                engine=choice.title,
+                models=", ".join(choice.models),
+            ),
             field="model",
         )
     language = (raw.get("language") or "").strip() or None
@@ -143,7 +158,7 @@ def parse_options(raw: dict[str, Any]) -> JobOptions:
         language = None
     if language is not None and not LANGUAGE.match(language):
         raise ServiceError(
-            "Give the language as a code such as en, de or pt-BR, or leave it on auto-detect.",
+            _("Give the language as a code such as en, de or pt-BR, or leave it on auto-detect."),
             field="language",
         )
     diarize = _truthy(raw.get("diarize"))
@@ -151,25 +166,32 @@ def parse_options(raw: dict[str, Any]) -> JobOptions:
     max_speakers = _int_or_none(raw.get("max_speakers"), "max_speakers")
     if diarize and not choice.capabilities.diarization:
         raise ServiceError(
-            f"{choice.title} cannot tell speakers apart; choose an engine with diarization "
-            "or turn speaker detection off.",
+            _(
+                "%(engine)s cannot tell speakers apart; choose an engine with diarization "
+                "or turn speaker detection off.",
+                engine=choice.title,
+            ),
             field="diarize",
         )
     if not diarize and (min_speakers or max_speakers):
-        raise ServiceError("Speaker counts need speaker detection on.", field="min_speakers")
+        raise ServiceError(_("Speaker counts need speaker detection on."), field="min_speakers")
     if min_speakers and max_speakers and min_speakers > max_speakers:
         raise ServiceError(
-            "The minimum number of speakers is above the maximum.", field="min_speakers"
+            _("The minimum number of speakers is above the maximum."), field="min_speakers"
         )
     compare = (raw.get("compare_model") or "").strip() or None
     if compare is not None:
         if compare not in choice.models:
             raise ServiceError(
-                f"Model '{compare}' to compare with is not installed for {choice.title}.",
+                _(
+                    "Model '%(model)s' to compare with is not installed for %(engine)s.",
+                    model=compare,
+                    engine=choice.title,
+                ),
                 field="compare_model",
             )
         if compare == model:
-            raise ServiceError("Choose two different models to compare.", field="compare_model")
+            raise ServiceError(_("Choose two different models to compare."), field="compare_model")
     return JobOptions(engine_name, model, language, diarize, min_speakers, max_speakers, compare)
 
 

@@ -33,7 +33,7 @@ def export_options(formats: list[Exporter]) -> list[dict[str, Any]]:
     return [
         {
             "name": name,
-            "label": LABELS[name],
+            "label": str(LABELS[name]),
             "checked": getattr(defaults, name),
             "formats": [f.label for f in formats if name in f.options],
         }

@@ -22,6 +22,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from app.billing import metering
 from app.db import utcnow
 from app.extensions import db
+from app.i18n import N_
 from app.ingest import staging
 from app.ingest.models import StagedAudio
 from app.plugins.events import emit
@@ -294,7 +295,7 @@ def cancel(t: Transcript) -> None:
     t.status = Status.CANCELLED
     t.claim_token = None
     t.source_url = None
-    t.error = "Cancelled."
+    t.error = N_("Cancelled.")  # stored in English; shown through _() (an exact msgid)
     t.finished_at = utcnow()
     metering.release(t)
     _release_audio(t)

@@ -6,6 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Float, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -26,6 +27,22 @@ class Status(enum.StrEnum):
 
 
 ACTIVE = (Status.FETCHING, Status.QUEUED, Status.PROCESSING)
+
+# The statuses as a person reads them (the same words as templates/_macros.html status_name).
+_STATUS_NAMES = {
+    Status.FETCHING: _l("fetching"),
+    Status.QUEUED: _l("queued"),
+    Status.PROCESSING: _l("processing"),
+    Status.COMPLETED: _l("completed"),
+    Status.FAILED: _l("failed"),
+    Status.CANCELLED: _l("cancelled"),
+}
+
+
+def status_name(value: str) -> str:
+    """`value` (a status) in the reader's language; an unknown value as it is."""
+    name = _STATUS_NAMES.get(value)  # type: ignore[call-overload]
+    return str(name) if name is not None else str(value)
 
 
 class Source(enum.StrEnum):

@@ -9,6 +9,8 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from app.errors import NotFound, ServiceError, refusal_status
@@ -39,7 +41,7 @@ def _uuid_or_404(raw: str | None) -> uuid.UUID:
     try:
         return uuid.UUID(str(raw))
     except ValueError:
-        raise NotFound("No such transcript.") from None
+        raise NotFound(_("No such transcript.")) from None
 
 
 def _back(transcript_id: uuid.UUID) -> Any:
@@ -83,7 +85,7 @@ def create_folder() -> Any:
     except ServiceError as e:
         db.session.rollback()
         return _folders_page(refusal_status(e), error=e)
-    flash(f"Folder “{folder.name}” created.", "success")
+    flash(_("Folder “%(name)s” created.", name=folder.name), "success")
     return redirect(url_for("organize.folders"))
 
 
@@ -97,7 +99,7 @@ def rename_folder(folder_id: uuid.UUID) -> Any:
     except ServiceError as e:
         db.session.rollback()
         return _folders_page(refusal_status(e), error=e)
-    flash(f"Folder renamed to “{folder.name}”.", "success")
+    flash(_("Folder renamed to “%(name)s”.", name=folder.name), "success")
     return redirect(url_for("organize.folders"))
 
 
@@ -106,7 +108,11 @@ def rename_folder(folder_id: uuid.UUID) -> Any:
 def delete_folder(folder_id: uuid.UUID) -> Any:
     held = organizing.delete_folder(folder_id)
     flash(
-        f"Folder deleted. Its {held} transcript{'s' if held != 1 else ''} stay, in no folder.",
+        ngettext(
+            "Folder deleted. Its %(num)d transcript stay, in no folder.",
+            "Folder deleted. Its %(num)d transcripts stay, in no folder.",
+            held,
+        ),
         "success",
     )
     return redirect(url_for("organize.folders"))
@@ -124,12 +130,18 @@ def bulk() -> Any:
         if action == "file":
             folder = request.form.get("folder", "none")
             count = organizing.file_into(ids, None if folder == "none" else _uuid_or_404(folder))
-            flash(f"Filed {count} transcript{'s' if count != 1 else ''}.", "success")
+            flash(
+                ngettext("Filed %(num)d transcript.", "Filed %(num)d transcripts.", count),
+                "success",
+            )
         elif action == "tag":
             count = organizing.add_tag(ids, request.form.get("tag", ""))
-            flash(f"Tagged {count} transcript{'s' if count != 1 else ''}.", "success")
+            flash(
+                ngettext("Tagged %(num)d transcript.", "Tagged %(num)d transcripts.", count),
+                "success",
+            )
         else:
-            raise ServiceError("Choose what to do with the selection.")
+            raise ServiceError(_("Choose what to do with the selection."))
     except NotFound:
         raise
     except ServiceError as e:
@@ -151,7 +163,7 @@ def set_folder(transcript_id: uuid.UUID) -> Any:
         raise
     except ServiceError as e:
         return _refused(e, transcript_id)
-    flash("Folder saved.", "success")
+    flash(_("Folder saved."), "success")
     return _back(transcript_id)
 
 
@@ -164,7 +176,7 @@ def set_tags(transcript_id: uuid.UUID) -> Any:
         raise
     except ServiceError as e:
         return _refused(e, transcript_id)
-    flash("Tags saved.", "success")
+    flash(_("Tags saved."), "success")
     return _back(transcript_id)
 
 
@@ -177,5 +189,5 @@ def move(transcript_id: uuid.UUID) -> Any:
         raise
     except ServiceError as e:
         return _refused(e, transcript_id)
-    flash(f"Moved to “{target.name}”.", "success")
+    flash(_("Moved to “%(name)s”.", name=target.name), "success")
     return redirect(url_for("transcripts.show", slug=target.slug, transcript_id=transcript_id))

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 
 from app.audit.service import record
@@ -66,21 +67,25 @@ def folders() -> list[FolderInfo]:
 def get_folder(folder_id: uuid.UUID) -> Folder:
     folder = db.session.get(Folder, folder_id)
     if folder is None:  # another workspace's folder reads as missing
-        raise NotFound("No such folder.")
+        raise NotFound(_("No such folder."))
     return folder
 
 
 def _folder_name(raw: str | None, *, current: Folder | None = None) -> str:
     name = " ".join((raw or "").split())
     if not name:
-        raise ServiceError("Give the folder a name.", field="name")
+        raise ServiceError(_("Give the folder a name."), field="name")
     if len(name) > MAX_FOLDER_NAME:
-        raise ServiceError(f"Keep folder names under {MAX_FOLDER_NAME} characters.", field="name")
+        raise ServiceError(
+            _("Keep folder names under %(max)d characters.", max=MAX_FOLDER_NAME), field="name"
+        )
     clash = db.session.scalar(
         select(Folder.id).where(func.lower(Folder.name) == name.lower()).limit(1)
     )
     if clash is not None and (current is None or clash != current.id):
-        raise ServiceError(f"There is already a folder called “{name}”.", field="name")
+        raise ServiceError(
+            _("There is already a folder called “%(name)s”.", name=name), field="name"
+        )
     return name
 
 
@@ -141,19 +146,25 @@ def clean_tags(raw: Iterable[str] | str) -> list[str]:
     tags: set[str] = set()
     for item in items:
         if not isinstance(item, str):
-            raise ServiceError("Tags are words.", field="tags")
+            raise ServiceError(_("Tags are words."), field="tags")
         tag = " ".join(item.split()).lower()
         if not tag:
             continue
         if len(tag) > MAX_TAG or not _TAG.match(tag):
             raise ServiceError(
-                f"“{tag[:MAX_TAG]}” is not a tag: use up to {MAX_TAG} letters, digits, "
-                "spaces and - _ . & + # /.",
+                _(
+                    "“%(tag)s” is not a tag: use up to %(max)d letters, digits, "
+                    "spaces and - _ . & + # /.",
+                    tag=tag[:MAX_TAG],
+                    max=MAX_TAG,
+                ),
                 field="tags",
             )
         tags.add(tag)
     if len(tags) > MAX_TAGS:
-        raise ServiceError(f"A transcript can have up to {MAX_TAGS} tags.", field="tags")
+        raise ServiceError(
+            _("A transcript can have up to %(max)d tags.", max=MAX_TAGS), field="tags"
+        )
     return sorted(tags)
 
 
@@ -169,7 +180,7 @@ def set_tags(transcript_id: uuid.UUID, tags: Iterable[str] | str) -> Transcript:
 def add_tag(ids: Sequence[uuid.UUID], tag: str) -> int:
     [clean] = clean_tags([tag]) or [None]
     if clean is None:
-        raise ServiceError("Type a tag to add.", field="tag")
+        raise ServiceError(_("Type a tag to add."), field="tag")
     rows = _transcripts(ids)
     for t in rows:
         merged = clean_tags([*(t.tags or []), clean])
@@ -190,11 +201,11 @@ def tag_counts() -> list[tuple[str, int]]:
 
 def _transcripts(ids: Sequence[uuid.UUID]) -> list[Transcript]:
     if not ids:
-        raise ServiceError("Choose at least one transcript.")
+        raise ServiceError(_("Choose at least one transcript."))
     wanted = set(ids)
     rows = list(db.session.scalars(select(Transcript).where(Transcript.id.in_(wanted))))
     if len(rows) != len(wanted):  # one belongs elsewhere or is gone: the same answer
-        raise NotFound("No such transcript.")
+        raise NotFound(_("No such transcript."))
     for t in rows:  # filing and tagging another member's Private Transcript: 409
         contents.require_access(t)
     return rows
@@ -247,21 +258,26 @@ def move(transcript_id: uuid.UUID, target_slug: str, user_id: uuid.UUID) -> Work
     t = get(transcript_id)
     # Its ciphertext is bound to this workspace (the AAD names it), and the server cannot
     # re-encrypt it: moving would leave a transcript nobody can open.
-    contents.refuse(t, "Moving to another workspace")
+    contents.refuse(t, _("Moving to another workspace"))
     source_id = t.workspace_id
     if not (role := _role_in(source_id, user_id)) or not role.at_least(Role.ADMIN):
-        raise Forbidden("Only an admin of this workspace can move its transcripts.")
+        raise Forbidden(_("Only an admin of this workspace can move its transcripts."))
     with unscoped("resolve the destination workspace of a move by its address"):
         target = db.session.scalar(select(Workspace).where(Workspace.slug == (target_slug or "")))
     target_role = _role_in(target.id, user_id) if target is not None else None
     if target is None or target_role is None:
-        raise ServiceError("Choose a workspace you belong to.", field="workspace")
+        raise ServiceError(_("Choose a workspace you belong to."), field="workspace")
     if not target_role.at_least(Role.ADMIN):
-        raise Forbidden(f"You are not an admin of “{target.name}”, so you cannot move it there.")
+        raise Forbidden(
+            _(
+                "You are not an admin of “%(workspace)s”, so you cannot move it there.",
+                workspace=target.name,
+            )
+        )
     if target.id == source_id:
-        raise ServiceError("The transcript is already in this workspace.", field="workspace")
+        raise ServiceError(_("The transcript is already in this workspace."), field="workspace")
     if not Status(t.status).terminal:
-        raise ServiceError("Wait until the transcript is finished (or cancel it) to move it.")
+        raise ServiceError(_("Wait until the transcript is finished (or cancel it) to move it."))
     t = db.session.scalar(select(Transcript).where(Transcript.id == t.id).with_for_update())
     assert t is not None
     revoked = db.session.execute(

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
@@ -59,13 +60,15 @@ def _message(status: int, heading: str, message: str) -> Any:
 
 @bp.errorhandler(404)
 def _gone(_e: HTTPException) -> Any:
-    return _message(404, "Not available", sharing.GONE)
+    return _message(404, _("Not available"), str(sharing.GONE))
 
 
 @bp.errorhandler(ServiceError)
 def _refused(e: ServiceError) -> Any:
     db.session.rollback()
-    heading = {403: "Not allowed", 404: "Not available"}.get(e.status, "That did not work")
+    heading = {403: _("Not allowed"), 404: _("Not available")}.get(e.status) or _(
+        "That did not work"
+    )
     return _message(e.status, heading, e.message)
 
 
@@ -74,9 +77,11 @@ def _limited(_e: HTTPException) -> Any:
     # Flask-Limiter adds Retry-After to this response.
     return _message(
         429,
-        "Too many attempts",
-        "Too many wrong passwords for this link from your address. Wait a few minutes "
-        "(at most 15) and try again.",
+        _("Too many attempts"),
+        _(
+            "Too many wrong passwords for this link from your address. Wait a few minutes "
+            "(at most 15) and try again."
+        ),
     )
 
 
@@ -154,7 +159,7 @@ def unlock(token: str) -> Any:
     try:
         validate_csrf(request.form.get("csrf_token"))
     except ValidationError:
-        error = ServiceError("This form expired. Reload the page and try again.")
+        error = ServiceError(_("This form expired. Reload the page and try again."))
         return _locked(token, 400, error)
     if found.link.password_hash is not None:
         try:
@@ -176,6 +181,6 @@ def download(token: str, fmt: str) -> Any:
     if not _unlocked(found.link):
         return redirect(url_for(".show", token=token), 303)
     if not found.link.allow_download:
-        raise Forbidden("Downloads are turned off for this link.")
+        raise Forbidden(_("Downloads are turned off for this link."))
     # Default options: the file as the page shows it (times and speaker names).
     return file_response(export_one(found.transcript.id, fmt, None))

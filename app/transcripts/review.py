@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.errors import ServiceError
@@ -30,7 +32,7 @@ DEFAULT_THRESHOLD = 0.5
 CONTEXT_WORDS = 6
 PAGE = 100
 MAX_WORD = 200
-FEATURE = "The review pass on the server"  # what a Private Transcript is refused
+FEATURE = _l("The review pass on the server")  # what a Private Transcript is refused
 
 
 def parse_threshold(raw: Any) -> float:
@@ -42,7 +44,7 @@ def parse_threshold(raw: Any) -> float:
         value = -1.0
     if not 0.0 < value <= 1.0:  # also refuses NaN
         raise ServiceError(
-            "The threshold is a confidence between 0 and 1, such as 0.5.", field="threshold"
+            _("The threshold is a confidence between 0 and 1, such as 0.5."), field="threshold"
         )
     return value
 
@@ -135,16 +137,28 @@ def _word(seg: TranscriptSegment, index: Any, expected: str | None) -> list:
     try:
         i = int(index)
     except (TypeError, ValueError):
-        raise ServiceError("Say which word (its index in the segment).", field="index") from None
+        raise ServiceError(_("Say which word (its index in the segment)."), field="index") from None
     words = seg.words or []
     if not 0 <= i < len(words):
         raise ServiceError(
-            f"Segment {seg.position + 1} has no word {i} (it has {len(words)}).", field="index"
+            _(
+                "Segment %(n)d has no word %(index)d (it has %(count)d).",
+                n=seg.position + 1,
+                index=i,
+                count=len(words),
+            ),
+            field="index",
         )
     if expected is not None and str(words[i][0]) != expected:
         raise ServiceError(
-            f"Word {i} of segment {seg.position + 1} is “{words[i][0]}”, not “{expected}”: "
-            "reload the list.",
+            _(
+                "Word %(index)d of segment %(n)d is “%(word)s”, not “%(expected)s”: "
+                "reload the list.",
+                index=i,
+                n=seg.position + 1,
+                word=words[i][0],
+                expected=expected,
+            ),
             field="word",
         )
     return words[i]
@@ -181,10 +195,10 @@ def accept(
 
 def _fix_text(raw: str | None) -> str:
     if raw is None:
-        raise ServiceError("Send the correct text (empty removes the word).", field="text")
+        raise ServiceError(_("Send the correct text (empty removes the word)."), field="text")
     text = editing.clean(raw)
     if len(text) > MAX_WORD:
-        raise ServiceError(f"A fix is at most {MAX_WORD} characters.", field="text")
+        raise ServiceError(_("A fix is at most %(max)d characters.", max=MAX_WORD), field="text")
     return text
 
 
@@ -214,11 +228,16 @@ def _retext(
     text = editing.clean(text)
     if not text:
         raise ServiceError(
-            f"This would leave segment {seg.position + 1} empty; merge it instead.", field="text"
+            _("This would leave segment %(n)d empty; merge it instead.", n=seg.position + 1),
+            field="text",
         )
     if len(text) > editing.MAX_TEXT:
         raise ServiceError(
-            f"Segment {seg.position + 1} would be over {editing.MAX_TEXT:,} characters.",
+            _(
+                "Segment %(n)d would be over %(max)s characters.",
+                n=seg.position + 1,
+                max=f"{editing.MAX_TEXT:,}",
+            ),
             field="text",
         )
     return text, W.rewords(words, text, language, seg.start, seg.end)
@@ -274,7 +293,7 @@ def fix_all(
     contents.refuse(services.get(transcript_id), FEATURE)
     target = W.normal(editing.clean(word))
     if not target:
-        raise ServiceError("Say which word to fix everywhere.", field="word")
+        raise ServiceError(_("Say which word to fix everywhere."), field="word")
     fixed = _fix_text(text)
 
     def work(save: editing.Save) -> editing.Saved:
@@ -298,9 +317,11 @@ def fix_all(
             seg.text, seg.words = _retext(seg, changes, save.language)
             touched.append(seg)
         if not found:
-            raise ServiceError(f"No word reads {editing.quote(word or '', 40)}.", field="word")
+            raise ServiceError(
+                _("No word reads %(word)s.", word=editing.quote(word or "", 40)), field="word"
+            )
         if not count:
-            raise ServiceError("Every one of them already reads like the fix.", field="text")
+            raise ServiceError(_("Every one of them already reads like the fix."), field="text")
         save.touch(*touched)
         times = "1 time" if count == 1 else f"{count} times"
         summary = (

@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import defer
 
@@ -46,7 +48,7 @@ COALESCE_WINDOW = timedelta(minutes=2)
 ORIGINAL = "original"
 # A Private Transcript has no server-side history (its browser keeps the ciphertext's
 # revision), so every way into revisions refuses it.
-FEATURE = "Edit history on the server"
+FEATURE = _l("Edit history on the server")
 
 Snapshot = dict[str, Any]
 # Given the summary of the revision a save might fold into, the merged summary, or None
@@ -119,7 +121,7 @@ class RevisionInfo:
     def who(self) -> str:
         if self.author_name:
             return self.author_name
-        return "The transcription engine" if self.kind == ORIGINAL else "Someone"
+        return _("The transcription engine") if self.kind == ORIGINAL else _("Someone")
 
 
 def _original_summary(t: Transcript) -> str:
@@ -212,10 +214,14 @@ def snapshot(t: Transcript, number: int) -> tuple[RevisionInfo, Snapshot]:
     later = saved_at_or_after(t, number) if 0 < number < t.revision else None
     if later is not None:
         raise NotFound(
-            f"Revision {number} was an autosave folded into revision {later.number}, "
-            "which holds it."
+            _(
+                "Revision %(number)d was an autosave folded into revision %(later)d, "
+                "which holds it.",
+                number=number,
+                later=later.number,
+            )
         )
-    raise NotFound("No such revision of this transcript.")
+    raise NotFound(_("No such revision of this transcript."))
 
 
 def previous(t: Transcript, number: int) -> tuple[RevisionInfo, Snapshot] | None:
@@ -239,7 +245,7 @@ def as_of(t: Transcript, number: int) -> Snapshot:
 def ensure_original(t: Transcript) -> None:
     """Write revision 1 (the engine's output) before the first change, once. Every edit
     passes here first (editing.begin), so a Private Transcript's edits stop here too."""
-    contents.refuse(t, "Editing on the server")
+    contents.refuse(t, _("Editing on the server"))
     if _has_rows(t):
         return
     db.session.add(

@@ -23,6 +23,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -90,7 +92,15 @@ def _helpers() -> dict[str, Any]:
         "low_confidence": review.DEFAULT_THRESHOLD,
         "joiner": words.joiner,
         "words_html": render.words_html,
+        "stored_text": stored_text,
     }
+
+
+def stored_text(text: str | None) -> str:
+    """Text stored in English at job time (a failure reason), in the reader's language when
+    it is a catalogue message as it stands; anything else (it names a file, a number) as
+    stored. Python's gettext, not the template's `_()`: that one %-formats every string."""
+    return _(text) if text else ""
 
 
 # --- The listing -------------------------------------------------------------------------
@@ -147,7 +157,12 @@ def bulk_delete() -> Any:
     except ServiceError as e:
         db.session.rollback()
         return _listing(BLANK_FILTERS, 1, error=e)
-    flash(f"Deleted {count} transcript{'s' if count != 1 else ''} for good.", "success")
+    flash(
+        ngettext(
+            "Deleted %(num)d transcript for good.", "Deleted %(num)d transcripts for good.", count
+        ),
+        "success",
+    )
     return redirect(url_for("transcripts.index"))
 
 
@@ -180,7 +195,7 @@ def _new_page(status: int = 200, *, error: ServiceError | None = None, form: Any
         choices=choices,
         selected=selected,
         chosen=chosen,
-        languages=LANGUAGES,
+        languages=[(code, language_name(code, english)) for code, english in LANGUAGES],
         no_engine=no_engine,
         error=error,
         form=form,
@@ -211,7 +226,7 @@ def create_from_link() -> Any:
     except ServiceError as e:
         db.session.rollback()  # a refused link leaves nothing behind
         return _new_page(refusal_status(e), error=e, form=request.form)
-    flash("The link is queued: it is downloaded first, then transcribed.", "success")
+    flash(_("The link is queued: it is downloaded first, then transcribed."), "success")
     if len(created) > 1 and created[0].compare_group and not created[0].encrypted:
         return redirect(url_for("transcripts.compare", group_id=created[0].compare_group))
     return redirect(url_for("transcripts.show", transcript_id=created[0].id))
@@ -306,30 +321,30 @@ def cancel(transcript_id: uuid.UUID) -> Any:
     return _act(
         transcript_id,
         lambda: services.cancel(transcript_id),
-        "Cancelled. The audio is deleted once the other model's run ends too."
+        _("Cancelled. The audio is deleted once the other model's run ends too.")
         if shared
-        else "Cancelled. Its audio was deleted.",
+        else _("Cancelled. Its audio was deleted."),
     )
 
 
 @bp.post("/<uuid:transcript_id>/retry")
 @require_role(Role.MEMBER)
 def retry(transcript_id: uuid.UUID) -> Any:
-    return _act(transcript_id, lambda: services.retry(transcript_id), "Queued again.")
+    return _act(transcript_id, lambda: services.retry(transcript_id), _("Queued again."))
 
 
 @bp.post("/<uuid:transcript_id>/rename")
 @require_role(Role.MEMBER)
 def rename(transcript_id: uuid.UUID) -> Any:
     title = form_field("title")
-    return _act(transcript_id, lambda: services.rename(transcript_id, title), "Renamed.")
+    return _act(transcript_id, lambda: services.rename(transcript_id, title), _("Renamed."))
 
 
 @bp.post("/<uuid:transcript_id>/delete")
 @require_role(Role.MEMBER)
 def delete(transcript_id: uuid.UUID) -> Any:
     services.delete([transcript_id])
-    flash("The transcript was deleted for good.", "success")
+    flash(_("The transcript was deleted for good."), "success")
     return redirect(url_for("transcripts.index"))
 
 
@@ -340,7 +355,7 @@ def rename_speaker(transcript_id: uuid.UUID, label: str) -> Any:
     base_revision makes a stale rename of a speaker someone renamed meanwhile a conflict."""
     name = form_field("name")
     # Its speakers are inside the ciphertext: the owner's browser renames them.
-    contents.refuse(services.get(transcript_id), "Renaming speakers on the server")
+    contents.refuse(services.get(transcript_id), _("Renaming speakers on the server"))
     try:
         speaker = services.rename_speaker(
             transcript_id,
@@ -359,7 +374,7 @@ def rename_speaker(transcript_id: uuid.UUID, label: str) -> Any:
             body = render_template("transcripts/_body.html", **_show_context(t), error=e)
             return body, refusal_status(e), {"X-Revision": str(t.revision)}
         return _show_page(t, refusal_status(e), error=e)
-    notice = f"{label} is now called {speaker.name}."
+    notice = _("%(label)s is now called %(name)s.", label=label, name=speaker.name)
     if is_htmx():
         t = services.get(transcript_id)
         body = render_template("transcripts/_body.html", **_show_context(t), notice=notice)
@@ -375,9 +390,9 @@ def rename_speaker(transcript_id: uuid.UUID, label: str) -> Any:
 def compare(group_id: uuid.UUID) -> Any:
     group = _compare_group(group_id)
     if not group:
-        raise NotFound("No such comparison.")
+        raise NotFound(_("No such comparison."))
     for t in group:
-        contents.refuse(t, "The side-by-side comparison")
+        contents.refuse(t, _("The side-by-side comparison"))
     columns = [services.segments(t) for t in group]
     return render_template(
         "transcripts/compare.html",
@@ -423,11 +438,13 @@ def eta(value: float | None) -> str:
     if value is None:
         return ""
     if value < 60:
-        return "under a minute"
+        return _("under a minute")
     minutes = round(value / 60)
     if minutes < 60:
-        return f"about {minutes} min"
-    return f"about {minutes // 60} h {minutes % 60:02d} min"
+        return _("about %(minutes)d min", minutes=minutes)
+    return _(
+        "about %(hours)d h %(minutes)s min", hours=minutes // 60, minutes=f"{minutes % 60:02d}"
+    )
 
 
 def span(value: float) -> str:
@@ -435,8 +452,8 @@ def span(value: float) -> str:
     minutes = round(value / 60)
     if minutes >= 60 and minutes % 60 == 0:
         hours = minutes // 60
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+        return ngettext("%(num)d hour", "%(num)d hours", hours)
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes)
 
 
 def human_bytes(n: int) -> str:
@@ -445,6 +462,20 @@ def human_bytes(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1000  # type: ignore[assignment]
     return f"{n:.1f} TB"
+
+
+def language_name(code: str, english: str) -> str:
+    """A language's name in the reader's language (Babel's CLDR names; English as given)."""
+    from babel import Locale, UnknownLocaleError
+
+    locale = str(get_locale() or "en")
+    if locale == "en":
+        return english
+    try:
+        name = Locale.parse(code).get_display_name(locale) or english
+    except (ValueError, UnknownLocaleError):
+        return english
+    return name[:1].upper() + name[1:]
 
 
 @dataclass

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import String, cast, func, or_, select
 
 from app.audit.service import record
@@ -30,6 +31,7 @@ from app.transcripts.models import (
     Transcript,
     TranscriptSegment,
     TranscriptSpeaker,
+    status_name,
 )
 
 MAX_TITLE = 300
@@ -163,7 +165,7 @@ def start_from_url(
 def get(transcript_id: uuid.UUID) -> Transcript:
     t = db.session.get(Transcript, transcript_id)
     if t is None:  # another workspace's id is filtered out: the same answer
-        raise NotFound("No such transcript.")
+        raise NotFound(_("No such transcript."))
     return t
 
 
@@ -192,7 +194,7 @@ def listing(
         try:
             query = query.where(Transcript.folder_id == uuid.UUID(folder))
         except ValueError:
-            raise ServiceError("Unknown folder.", field="folder") from None
+            raise ServiceError(_("Unknown folder."), field="folder") from None
     wanted_tag = tag.strip().lower()
     if wanted_tag and wanted_tag.isascii():
         # A coarse filter on the JSON text narrows the rows in SQL on SQLite and PostgreSQL
@@ -208,9 +210,9 @@ def listing(
         elif status in {s.value for s in Status}:
             query = query.where(Transcript.status == status)
         else:
-            raise ServiceError(f"Unknown status '{status}'.", field="status")
+            raise ServiceError(_("Unknown status '%(status)s'.", status=status), field="status")
     if sort not in SORTS:
-        raise ServiceError(f"Sort by one of: {', '.join(SORTS)}.", field="sort")
+        raise ServiceError(_("Sort by one of: %(sorts)s.", sorts=", ".join(SORTS)), field="sort")
     if wanted_tag:
         rows = db.session.scalars(query.order_by(SORTS[sort], Transcript.id))
         exact = [t for t in rows if wanted_tag in (t.tags or [])]
@@ -307,7 +309,9 @@ def cancel(transcript_id: uuid.UUID) -> Transcript:
     t = db.session.scalar(select(Transcript).where(Transcript.id == t.id).with_for_update())
     assert t is not None
     if Status(t.status).terminal:
-        raise ServiceError(f"This transcript is already {t.status}.")
+        raise ServiceError(
+            _("This transcript is already %(status)s.", status=status_name(t.status))
+        )
     lifecycle.cancel(t)
     record("transcript.cancelled", target=t)
     db.session.commit()
@@ -319,12 +323,14 @@ def retry(transcript_id: uuid.UUID) -> Transcript:
     t = get(transcript_id)
     contents.require_access(t)
     if t.status not in (Status.FAILED, Status.CANCELLED):
-        raise ServiceError("Only a failed or cancelled transcript can be retried.")
+        raise ServiceError(_("Only a failed or cancelled transcript can be retried."))
     staged = db.session.get(StagedAudio, t.staged_audio_id) if t.staged_audio_id else None
     if staged is None or staged.wrapped_key is None or not staged.complete:
         raise ServiceError(
-            "The audio of this transcript was deleted when it ended, as promised; "
-            "upload the file again to retry."
+            _(
+                "The audio of this transcript was deleted when it ended, as promised; "
+                "upload the file again to retry."
+            )
         )
     metering.reserve([t], t.duration_seconds, t.uploader_id)
     t.status = Status.QUEUED
@@ -346,9 +352,11 @@ def rename(transcript_id: uuid.UUID, title: str) -> Transcript:
     contents.require_access(t)
     new = " ".join((title or "").split())
     if not new:
-        raise ServiceError("A title cannot be empty.", field="title")
+        raise ServiceError(_("A title cannot be empty."), field="title")
     if len(new) > MAX_TITLE:
-        raise ServiceError(f"Keep the title under {MAX_TITLE} characters.", field="title")
+        raise ServiceError(
+            _("Keep the title under %(max)d characters.", max=MAX_TITLE), field="title"
+        )
     t.title = new
     db.session.commit()
     return t
@@ -367,7 +375,7 @@ def rename_speaker(
     app.transcripts.editing.rename_speaker)."""
     from app.transcripts import editing  # editing builds on this module
 
-    contents.refuse(get(transcript_id), "Renaming speakers on the server")
+    contents.refuse(get(transcript_id), _("Renaming speakers on the server"))
     saved = editing.rename_speaker(
         transcript_id, label, name, base_revision=base_revision, author_id=author_id
     )
@@ -379,12 +387,12 @@ def delete(ids: Sequence[uuid.UUID]) -> int:
     """Delete transcripts for good; active ones are cancelled first so their audio goes.
     Another member's Private Transcript may be deleted by a workspace admin only."""
     if not ids:
-        raise ServiceError("Choose at least one transcript.")
+        raise ServiceError(_("Choose at least one transcript."))
     rows = db.session.scalars(
         select(Transcript).where(Transcript.id.in_(list(ids))).with_for_update()
     ).all()
     if len(rows) != len(set(ids)):
-        raise NotFound("No such transcript.")
+        raise NotFound(_("No such transcript."))
     for t in rows:
         contents.require_access(t, admin_may=True)
     for t in rows:

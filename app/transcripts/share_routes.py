@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, g, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.db import utcnow
@@ -36,7 +37,7 @@ def _not_private() -> None:
     service refuses too; this keeps the answer the app's plain 409, not a panel)."""
     transcript_id = (request.view_args or {}).get("transcript_id")
     if transcript_id is not None:
-        contents.refuse(services.get(transcript_id), "A public link")
+        contents.refuse(services.get(transcript_id), _("A public link"))
 
 
 @bp.get("/<uuid:transcript_id>/shares")
@@ -69,7 +70,7 @@ def revoke(transcript_id: uuid.UUID, share_id: uuid.UUID) -> Any:
     except ServiceError as e:
         db.session.rollback()
         return _panel(t, refusal_status(e), error=e)
-    return _panel(t, notice="The link is revoked; it stops working now.")
+    return _panel(t, notice=_("The link is revoked; it stops working now."))
 
 
 def _panel(t: Transcript, status: int = 200, **extra: Any) -> Any:
@@ -101,7 +102,7 @@ def options_from_form(form: Mapping[str, str]) -> ShareOptions:
     raw_days = (form.get("days") or "").strip()
     raw_date = (form.get("date") or "").strip()
     if mode and mode not in EXPIRY_CHOICES:
-        raise ServiceError("Choose when the link expires.", field="expiry")
+        raise ServiceError(_("Choose when the link expires."), field="expiry")
     if not mode:
         mode = "date" if raw_date else "days" if raw_days else ""
     days = expires_at = None
@@ -122,7 +123,7 @@ def _whole_days(raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ServiceError("Enter the number of days as a whole number.", field="days") from None
+        raise ServiceError(_("Enter the number of days as a whole number."), field="days") from None
 
 
 def _start_of(raw: str) -> datetime:
@@ -130,5 +131,5 @@ def _start_of(raw: str) -> datetime:
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        raise ServiceError("Enter the expiry date as YYYY-MM-DD.", field="date") from None
+        raise ServiceError(_("Enter the expiry date as YYYY-MM-DD."), field="date") from None
     return datetime(day.year, day.month, day.day, tzinfo=UTC)

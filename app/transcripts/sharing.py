@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from app.audit.service import record
@@ -30,7 +32,7 @@ from app.settings import settings
 from app.tenants.context import current_workspace_id, unscoped, workspace_scope
 from app.tenants.models import Workspace
 from app.transcripts import services
-from app.transcripts.models import ShareLink, Status, Transcript
+from app.transcripts.models import ShareLink, Status, Transcript, status_name
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
@@ -38,7 +40,7 @@ MAX_PASSWORD = 256
 MAX_DAYS = 3650
 # One message for unknown, revoked and expired links and for transcripts no longer shared:
 # the answer must not tell which.
-GONE = "This link does not work. It may have expired or been turned off."
+GONE = _l("This link does not work. It may have expired or been turned off.")
 # secrets.token_urlsafe(32) is 43 characters; anything far from that shape is not a token.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
@@ -47,7 +49,7 @@ class WrongPassword(ServiceError):
     status = 401
 
     def __init__(self) -> None:
-        super().__init__("That password is not right for this link.", field="password")
+        super().__init__(_("That password is not right for this link."), field="password")
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,14 @@ def ensure_shareable(t: Transcript) -> None:
     is ciphertext only its owner opens): 409. Every way in (create, list, revoke, and a
     visitor resolving a token) asks this one function.
     """
-    contents.refuse(t, "A public link")
+    contents.refuse(t, _("A public link"))
     if t.status != Status.COMPLETED:
-        raise Conflict(f"Only a completed transcript can be shared; this one is {t.status}.")
+        raise Conflict(
+            _(
+                "Only a completed transcript can be shared; this one is %(status)s.",
+                status=status_name(t.status),
+            )
+        )
 
 
 def rules() -> ShareRules:
@@ -118,36 +125,49 @@ def _workspace() -> Workspace:
     workspace_id = current_workspace_id()
     ws = db.session.get(Workspace, workspace_id) if workspace_id else None
     if ws is None:
-        raise NotFound("No such workspace.")
+        raise NotFound(_("No such workspace."))
     return ws
 
 
 def _upgrade_hint(feature: str) -> str:
-    return " or ".join(entitlements.plans_allowing(feature)) or "a paid"
+    plans = entitlements.plans_allowing(feature)
+    if not plans:
+        return _("a paid")
+    hint = plans[0]
+    for title in plans[1:]:
+        hint = _("%(first)s or %(second)s", first=hint, second=title)
+    return hint
 
 
 def _expiry(r: ShareRules, options: ShareOptions, now: datetime) -> datetime | None:
     chosen = [options.days is not None, options.expires_at is not None, options.permanent]
     if sum(chosen) > 1:
-        raise ServiceError("Choose one expiry: a number of days, a date, or never.", field="expiry")
+        raise ServiceError(
+            _("Choose one expiry: a number of days, a date, or never."), field="expiry"
+        )
     if options.permanent:
         if not r.permanent:
             raise ServiceError(
-                f"Links that never expire need the {_upgrade_hint('share_permanent')} plan; "
-                f"on {r.plan} a link expires within {r.max_days} days.",
+                _(
+                    "Links that never expire need the %(plans)s plan; "
+                    "on %(plan)s a link expires within %(days)d days.",
+                    plans=_upgrade_hint("share_permanent"),
+                    plan=r.plan,
+                    days=r.max_days,
+                ),
                 field="expiry",
             )
         return None
     if options.days is not None:
         if options.days < 1:
-            raise ServiceError("A link lasts at least 1 day.", field="days")
+            raise ServiceError(_("A link lasts at least 1 day."), field="days")
         if options.days > r.max_days:
             raise ServiceError(_too_long(r), field="days")
         return now + timedelta(days=options.days)
     if options.expires_at is not None:
         at = as_utc(options.expires_at)
         if at <= now:
-            raise ServiceError("Choose an expiry in the future.", field="expires_at")
+            raise ServiceError(_("Choose an expiry in the future."), field="expires_at")
         if at > now + timedelta(days=r.max_days):
             raise ServiceError(_too_long(r), field="expires_at")
         return at
@@ -156,10 +176,15 @@ def _expiry(r: ShareRules, options: ShareOptions, now: datetime) -> datetime | N
 
 def _too_long(r: ShareRules) -> str:
     if r.permanent:
-        return f"A dated link lasts at most {r.max_days} days; choose “never” for a permanent link."
-    return (
-        f"On {r.plan} a link lasts at most {r.max_days} days; longer links need the "
-        f"{_upgrade_hint('share_permanent')} plan."
+        return _(
+            "A dated link lasts at most %(days)d days; choose “never” for a permanent link.",
+            days=r.max_days,
+        )
+    return _(
+        "On %(plan)s a link lasts at most %(days)d days; longer links need the %(plans)s plan.",
+        plan=r.plan,
+        days=r.max_days,
+        plans=_upgrade_hint("share_permanent"),
     )
 
 
@@ -168,19 +193,24 @@ def _password_hash(r: ShareRules, password: str) -> str | None:
         return None
     if not r.password:
         raise ServiceError(
-            f"Passwords on links need the {_upgrade_hint('share_password')} plan; "
-            f"this workspace is on {r.plan}.",
+            _(
+                "Passwords on links need the %(plans)s plan; this workspace is on %(plan)s.",
+                plans=_upgrade_hint("share_password"),
+                plan=r.plan,
+            ),
             field="password",
         )
     if not password.strip():
-        raise ServiceError("A password cannot be only spaces.", field="password")
+        raise ServiceError(_("A password cannot be only spaces."), field="password")
     if len(password) < MIN_PASSWORD:
         raise ServiceError(
-            f"Choose a link password of at least {MIN_PASSWORD} characters.", field="password"
+            _("Choose a link password of at least %(min)d characters.", min=MIN_PASSWORD),
+            field="password",
         )
     if len(password) > MAX_PASSWORD:
         raise ServiceError(
-            f"Link passwords are limited to {MAX_PASSWORD} characters.", field="password"
+            _("Link passwords are limited to %(max)d characters.", max=MAX_PASSWORD),
+            field="password",
         )
     return hash_password(password)
 
@@ -226,7 +256,7 @@ def create(
 def links(transcript_id: uuid.UUID) -> list[ShareLink]:
     """Every link of the transcript, revoked and expired ones too, newest first."""
     t = services.get(transcript_id)
-    contents.refuse(t, "A public link")
+    contents.refuse(t, _("A public link"))
     return list(
         db.session.scalars(
             select(ShareLink)
@@ -239,17 +269,17 @@ def links(transcript_id: uuid.UUID) -> list[ShareLink]:
 def get(transcript_id: uuid.UUID, share_id: uuid.UUID) -> ShareLink:
     """One link, checked to belong to the transcript (and so to the workspace)."""
     t = services.get(transcript_id)
-    contents.refuse(t, "A public link")
+    contents.refuse(t, _("A public link"))
     link = db.session.get(ShareLink, share_id)
     if link is None or link.transcript_id != t.id:
-        raise NotFound("No such link.")
+        raise NotFound(_("No such link."))
     return link
 
 
 def revoke(transcript_id: uuid.UUID, share_id: uuid.UUID) -> ShareLink:
     link = get(transcript_id, share_id)
     if link.revoked_at is not None:
-        raise Conflict("This link is already revoked.")
+        raise Conflict(_("This link is already revoked."))
     link.revoked_at = utcnow()
     record("share.revoked", target=link, details={"transcript_id": str(transcript_id)})
     db.session.commit()

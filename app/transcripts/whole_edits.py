@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, insert, select
 
 from app.audit.service import record as audit
@@ -37,9 +38,11 @@ MAX_FIND = 1_000
 def pattern(find: str | None, *, match_case: bool, whole_words: bool) -> re.Pattern[str]:
     needle = clean_text(find or "")
     if not needle.strip():
-        raise ServiceError("Type what to find.", field="find")
+        raise ServiceError(_("Type what to find."), field="find")
     if len(needle) > MAX_FIND:
-        raise ServiceError(f"Find at most {MAX_FIND:,} characters at a time.", field="find")
+        raise ServiceError(
+            _("Find at most %(max)s characters at a time.", max=f"{MAX_FIND:,}"), field="find"
+        )
     body = re.escape(" ".join(needle.split()))
     if whole_words:
         body = rf"(?<!\w){body}(?!\w)"
@@ -72,7 +75,7 @@ def preview_replace(
 ) -> Preview:
     """How many places a replace-all would change, and the first few of them in context."""
     t = services.get(transcript_id)
-    contents.refuse(t, "Find and replace on the server")
+    contents.refuse(t, _("Find and replace on the server"))
     regex = pattern(find, match_case=match_case, whole_words=whole_words)
     rows = db.session.execute(
         select(TranscriptSegment.id, TranscriptSegment.position, TranscriptSegment.text)
@@ -113,11 +116,13 @@ def replace_all(
 ) -> Saved:
     """Replace every match across the transcript in one revision."""
     # Another workspace's transcript: 404 before any refusal; a private one: 409.
-    contents.refuse(services.get(transcript_id), "Find and replace on the server")
+    contents.refuse(services.get(transcript_id), _("Find and replace on the server"))
     regex = pattern(find, match_case=match_case, whole_words=whole_words)
     with_text = clean_text(replacement or "")
     if len(with_text) > MAX_FIND:
-        raise ServiceError(f"Replace with at most {MAX_FIND:,} characters.", field="replace")
+        raise ServiceError(
+            _("Replace with at most %(max)s characters.", max=f"{MAX_FIND:,}"), field="replace"
+        )
 
     def work(save: Save) -> Saved:
         count = 0
@@ -132,21 +137,32 @@ def replace_all(
                 continue
             if not new:
                 raise ServiceError(
-                    f"This would leave segment {seg.position + 1} empty; merge it instead.",
+                    _(
+                        "This would leave segment %(n)d empty; merge it instead.",
+                        n=seg.position + 1,
+                    ),
                     field="replace",
                 )
             if len(new) > MAX_TEXT:
                 raise ServiceError(
-                    f"Segment {seg.position + 1} would be over {MAX_TEXT:,} characters.",
+                    _(
+                        "Segment %(n)d would be over %(max)s characters.",
+                        n=seg.position + 1,
+                        max=f"{MAX_TEXT:,}",
+                    ),
                     field="replace",
                 )
             seg.words = W.rewords(seg.words or [], new, save.language, seg.start, seg.end)
             seg.text = new
             touched.append(seg)
         if not count:
-            raise ServiceError(f"Nothing matches {quote(clean(find))}.", field="find")
+            raise ServiceError(
+                _("Nothing matches %(find)s.", find=quote(clean(find))), field="find"
+            )
         if not touched:
-            raise ServiceError("The replacement is the same as what it replaces.", field="replace")
+            raise ServiceError(
+                _("The replacement is the same as what it replaces."), field="replace"
+            )
         save.touch(*touched)
         times = "1 time" if count == 1 else f"{count} times"
         summary = f"Replaced {quote(clean(find))} with {quote(with_text)} ({times})"
@@ -162,12 +178,17 @@ def restore(
     transcript_id: uuid.UUID, number: int, *, base_revision: Any, author_id: uuid.UUID | None
 ) -> Saved:
     """Make revision `number` the current text again, as a new revision."""
-    contents.refuse(services.get(transcript_id), "Edit history on the server")
+    contents.refuse(services.get(transcript_id), _("Edit history on the server"))
 
     def work(save: Save) -> Saved:
         t = save.t
         if number == t.revision:
-            raise ServiceError(f"Revision {number} is the current version: nothing to restore.")
+            raise ServiceError(
+                _(
+                    "Revision %(number)d is the current version: nothing to restore.",
+                    number=number,
+                )
+            )
         _info, snap = revisions.snapshot(t, number)
         here = TranscriptSegment.transcript_id == t.id
         current = {str(r.id): r for r in db.session.execute(select(*SEGMENT_COLUMNS).where(here))}

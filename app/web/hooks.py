@@ -14,21 +14,24 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
 from app.errors import ServiceError
 from app.extensions import db, login_manager
 from app.tenants.context import reset_context
 
+# Lazy: each reads in the language of the request that shows it.
 _MESSAGES = {
-    400: "The request could not be understood.",
-    401: "Sign in to continue.",
-    403: "You do not have permission to do that.",
-    404: "Not found.",
-    405: "That method is not allowed here.",
-    413: "That is too large.",
-    429: "Too many attempts. Wait a little and try again.",
-    500: "Something went wrong on our side. It has been logged.",
+    400: _l("The request could not be understood."),
+    401: _l("Sign in to continue."),
+    403: _l("You do not have permission to do that."),
+    404: _l("Not found."),
+    405: _l("That method is not allowed here."),
+    413: _l("That is too large."),
+    429: _l("Too many attempts. Wait a little and try again."),
+    500: _l("Something went wrong on our side. It has been logged."),
 }
 
 
@@ -54,7 +57,7 @@ def install(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def _unauthorized() -> Any:
         if _wants_json():
-            return jsonify(error="unauthorized", message=_MESSAGES[401]), 401
+            return jsonify(error="unauthorized", message=str(_MESSAGES[401])), 401
         target = url_for("auth.login", next=request.full_path.rstrip("?"))
         if request.headers.get("HX-Request") == "true":
             return "", 401, {"HX-Redirect": target}
@@ -74,7 +77,7 @@ def install(app: Flask) -> None:
         return {"workspace": g.get("workspace"), "role": g.get("role")}
 
     def _error(status: int, message: str | None = None) -> Any:
-        message = message or _MESSAGES.get(status, "Error.")
+        message = message or str(_MESSAGES.get(status) or _("Error."))
         if _wants_json():
             return jsonify(error=str(status), message=message), status
         if request.headers.get("HX-Request") == "true":
@@ -90,7 +93,7 @@ def install(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(_e: CSRFError) -> Any:
         return _error(
-            400, "This form expired or came from another site. Reload the page and try again."
+            400, _("This form expired or came from another site. Reload the page and try again.")
         )
 
     @app.errorhandler(ServiceError)

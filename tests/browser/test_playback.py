@@ -28,10 +28,10 @@ from sqlalchemy import select
 
 from app.transcripts.models import Status, TranscriptSegment
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Watched, watch
+from tests.browser.steps import sign_up
 from tests.integration.test_workspaces import database
 from tests.speech import make_speech
 from tests.transcripts import Team, make_transcript
-from tests.web import PASSWORD, unique_email
 
 pytestmark = pytest.mark.browser
 
@@ -91,16 +91,7 @@ def reader(team: Team, people: Callable[[], Person], live_server: str) -> Person
 
 def _sign_up(page: Page, name: str) -> str:
     """Sign up through the page (as test_upload_flow does); the new workspace's slug."""
-    page.goto("/signup")
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Email").fill(unique_email("player"))
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("I am 13 or older.").check()
-    page.get_by_role("button", name="Create account").click()
-    page.wait_for_url(re.compile(r"/w/[^/]+/$"))
-    match = re.search(r"/w/([^/]+)/$", page.url)
-    assert match
-    return match.group(1)
+    return sign_up(page, name, tag="player")
 
 
 def _ffmpeg(*args: str) -> None:

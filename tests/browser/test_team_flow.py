@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,8 +11,9 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import Watched, watch
+from tests.browser.steps import sign_up
 from tests.mailbox import Mailbox
-from tests.web import PASSWORD, unique_email
+from tests.web import unique_email
 
 pytestmark = pytest.mark.browser
 
@@ -58,14 +58,7 @@ def people(chromium: Browser, live_server: str) -> Iterator[Callable[[], Person]
 
 
 def _sign_up(person: Person, name: str, email: str) -> None:
-    page = person.page
-    page.goto("/signup")
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("I am 13 or older.").check()
-    page.get_by_role("button", name="Create account").click()
-    page.wait_for_url(re.compile(r"/w/[^/]+/$"))
+    sign_up(person.page, name, email)
 
 
 def _assert_htmx_loaded(person: Person) -> None:

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Watched, watch
-from tests.web import PASSWORD, unique_email
+from tests.browser.steps import sign_up
 
 pytestmark = pytest.mark.browser
 
@@ -29,17 +29,7 @@ def _session(browser: Browser, base_url: str) -> Session:
 
 
 def _sign_up(session: Session, name: str) -> None:
-    page = session.page
-    page.goto("/signup")
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Email").fill(unique_email("uploader"))
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("I am 13 or older.").check()
-    page.get_by_role("button", name="Create account").click()
-    page.wait_for_url(re.compile(r"/w/[^/]+/$"))
-    match = re.search(r"/w/([^/]+)/$", page.url)
-    assert match
-    session.slug = match.group(1)
+    session.slug = sign_up(session.page, name, tag="uploader")
 
 
 def _open_new_transcript(session: Session) -> None:

@@ -3,7 +3,6 @@ only (upload.js), and the box unticks itself after; unticked, nothing is given."
 
 from __future__ import annotations
 
-import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -17,8 +16,8 @@ from sqlalchemy import select
 from app.privacy import voice_lab
 from app.privacy.models import ContributionStatus, VoiceContribution
 from tests.browser.conftest import Watched, watch
+from tests.browser.steps import sign_up
 from tests.integration.test_workspaces import database
-from tests.web import PASSWORD, unique_email
 
 pytestmark = pytest.mark.browser
 
@@ -52,14 +51,7 @@ def _given(app: Flask, transcript_id: uuid.UUID) -> VoiceContribution | None:
 
 def test_the_box_gives_one_upload_then_unticks(app: Flask, session: Watched, tone: Path) -> None:
     page = session.page
-    page.goto("/signup")
-    page.get_by_label("Name").fill("Vera Voice")
-    page.get_by_label("Email").fill(unique_email("voice"))
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("I am 13 or older.").check()
-    page.get_by_role("button", name="Create account").click()
-    page.wait_for_url(re.compile(r"/w/[^/]+/$"))
-    slug = re.search(r"/w/([^/]+)/$", page.url).group(1)  # type: ignore[union-attr]
+    slug = sign_up(page, "Vera Voice", tag="voice")
     page.goto(f"/w/{slug}/transcripts/new")
 
     box = page.locator("#opt-voice-lab")

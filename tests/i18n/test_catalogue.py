@@ -2,7 +2,8 @@
 current, so a new untranslated string fails here rather than showing English in a German
 page. Regenerate with:
 
-    pybabel extract -F babel.cfg -o translations/messages.pot --sort-output --no-location .
+    pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot \
+        --sort-output --no-location .
     pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 """
 
@@ -47,6 +48,7 @@ def test_the_template_is_current(tmp_path: Path, template: Catalog) -> None:
     fresh = tmp_path / "messages.pot"
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
+         "-k", "_l", "-k", "lazy_gettext",
          "-o", str(fresh), "--sort-output", "--no-location", "."],
         cwd=ROOT, check=True, capture_output=True,
     )  # fmt: skip

@@ -28,10 +28,12 @@ _CITE = re.compile(
     r'<a class="cite" href="([^"]*)" data-seek="([0-9.]+)">\[(?:T\d+ )?[0-9:]+\]</a>'
 )
 _STREAM = re.compile(r'data-ai-stream="([^"]+)"')
-# Markup that would run: a script not of the app's own, an image, an event handler or a
-# javascript: link.
+# Markup that would run: a script not of the app's own (its strings' JSON block is data,
+# never run), an image, an event handler or a javascript: link.
 _LIVE = re.compile(
-    r'<script\b(?![^>]*\ssrc="/static/)|<img\b|<[a-z][^>]*\s(on[a-z]+=|href="?javascript:)', re.I
+    r'<script\b(?![^>]*\ssrc="/static/)(?! type="application/json" id="i18n-strings">)'
+    r'|<img\b|<[a-z][^>]*\s(on[a-z]+=|href="?javascript:)',
+    re.I,
 )
 
 

@@ -73,9 +73,20 @@ def at_provider(authorize_url: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-def google_flow(web: Web, oidc: OIDCProvider, identity: Identity | None) -> TestResponse:
+WELCOME = "/auth/google/welcome"
+
+
+def google_flow(
+    web: Web, oidc: OIDCProvider, identity: Identity | None, *, confirm_age: bool = True
+) -> TestResponse:
+    """Sign in at the provider and come back; a first sign-in then confirms the age (13+)
+    on the welcome page, as a person must, unless `confirm_age` is False."""
     oidc.sign_in_as(identity)
-    return web.get(at_provider(begin(web)))
+    resp = web.get(at_provider(begin(web)))
+    if confirm_age and resp.status_code == 302 and resp.headers["Location"].endswith(WELCOME):
+        assert web.get(WELCOME).status_code == 200
+        resp = web.post(WELCOME, {"age_13": "on"})
+    return resp
 
 
 def signed_in_as(web: Web) -> str | None:
@@ -167,7 +178,7 @@ def test_abandoned_starts_do_not_grow_the_session_cookie(
     oidc.sign_in_as(identity)
     # Only the newest attempt counts; an abandoned one comes back refused.
     refused(web, web.get(at_provider(abandoned)), NOT_COMPLETED)
-    assert web.get(at_provider(begin(web))).status_code == 302
+    assert google_flow(web, oidc, identity).status_code == 302
     assert signed_in_as(web) == identity.email
 
 
@@ -195,6 +206,65 @@ def test_new_google_user_gets_verified_account_and_personal_workspace(
     [token_request] = oidc.token_requests
     assert token_request["auth_method"] == "client_secret_basic"
     assert token_request["code_verifier"]
+
+
+def test_a_first_google_sign_in_asks_for_age_before_any_account_exists(
+    app: Flask, web: Web, oidc: OIDCProvider
+) -> None:
+    identity = google_identity(name="Young Person")
+    resp = google_flow(web, oidc, identity, confirm_age=False)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(WELCOME)
+    assert user_count(app, identity.email) == 0 and signed_in_as(web) is None
+    page = web.get(WELCOME).get_data(as_text=True)
+    assert identity.email in page and "I am 13 or older." in page
+
+    # Without the box ticked: refused with the reason, still no account, still no session.
+    resp = web.post(WELCOME, {"analytics": "on"})
+    assert resp.status_code == 422
+    assert "Confirm that you are 13 or older." in resp.get_data(as_text=True)
+    assert user_count(app, identity.email) == 0 and signed_in_as(web) is None
+    assert identities_of(app, identity.sub) == []
+
+    resp = web.post(WELCOME, {"age_13": "on", "analytics": "on"})
+    assert resp.status_code == 302 and urlsplit(resp.headers["Location"]).path == "/"
+    assert signed_in_as(web) == identity.email
+    user = load_user(app, identity.email)
+    assert user.age_confirmed_at is not None and user.analytics_consent is True
+    # The pending claims left the session with the sign-in.
+    from app.auth import google
+
+    with web.client.session_transaction() as session:
+        assert google.PENDING not in session
+    assert user_count(app, identity.email) == 1
+
+
+def test_the_age_question_waits_ten_minutes_then_google_must_be_asked_again(
+    app: Flask, web: Web, oidc: OIDCProvider
+) -> None:
+    from app.auth import google
+
+    identity = google_identity()
+    google_flow(web, oidc, identity, confirm_age=False)
+    with web.client.session_transaction() as session:
+        pending = dict(session[google.PENDING])
+        pending["at"] -= google.PENDING_SECONDS + 1
+        session[google.PENDING] = pending
+    resp = web.post(WELCOME, {"age_13": "on"})
+    refused(web, resp, "That took too long; sign in with Google again.")
+    assert user_count(app, identity.email) == 0
+    # Nor can the page be opened without a Google sign-in before it.
+    refused(web, web.get(WELCOME), "That took too long; sign in with Google again.")
+
+
+def test_linking_google_to_an_existing_account_asks_nothing(
+    app: Flask, web: Web, oidc: OIDCProvider
+) -> None:
+    user = make_user(app)
+    identity = google_identity(email=user.email)
+    resp = google_flow(web, oidc, identity, confirm_age=False)
+    assert resp.status_code == 302 and urlsplit(resp.headers["Location"]).path == "/"
+    assert signed_in_as(web) == user.email
+    assert [i.user_id for i in identities_of(app, identity.sub)] == [user.id]
 
 
 def test_returning_google_user_gets_the_same_account(
@@ -365,7 +435,8 @@ def test_replayed_callback_gives_no_session(
     cookie = web.client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     assert cookie is not None
     callback = at_provider(started)
-    assert web.get(callback).status_code == 302
+    assert web.get(callback).headers["Location"].endswith(WELCOME)
+    assert web.post(WELCOME, {"age_13": "on"}).status_code == 302
     assert signed_in_as(web) == identity.email
 
     # Replayed in a browser without the state: refused before reaching the provider.

@@ -263,7 +263,10 @@ _JS_URL = re.compile(r"""=\s*["']?\s*javascript:""", re.IGNORECASE)
 def _inline_problems(source: str) -> list[str]:
     problems = []
     for match in _SCRIPT_TAG.finditer(source):
-        if not re.search(r"\bsrc\s*=", match.group(1), re.IGNORECASE):
+        attrs = match.group(1)
+        # A JSON data block is never run (the page's script strings travel in one).
+        data = re.search(r"""\btype\s*=\s*["']application/json["']""", attrs, re.IGNORECASE)
+        if not data and not re.search(r"\bsrc\s*=", attrs, re.IGNORECASE):
             problems.append(f"inline <script>: {match.group(0)}")
     # Only inside tags: text such as "Go on = ..." is not an attribute.
     for tag in re.findall(r"<[a-zA-Z][^<>]*>", source):
@@ -283,7 +286,9 @@ def test_template_scan_catches_inline_script() -> None:
     assert _inline_problems("<body onload='x()'>")
     assert _inline_problems('<div hx-on:click="x()">')
     assert _inline_problems('<a href="javascript:x()">')
+    assert _inline_problems('<script type="module">x()</script>')
     assert not _inline_problems('<script src="/static/js/app.js" defer></script>')
+    assert not _inline_problems('<script type="application/json" id="s">{}</script>')
     assert not _inline_problems('<p>Carry on = fine</p><input name="online">')
 
 

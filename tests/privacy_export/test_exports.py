@@ -293,6 +293,14 @@ def test_api_flow_and_the_keys_i_made(app, pair, run_jobs):
     keys = json.loads(files["api_keys.json"])
     assert [(k["workspace"], k["revoked_at"]) for k in keys] == [(team.slug, None)]
     assert all("hash" not in k for k in keys) and keys[0]["prefix"].startswith("vb_")
+    # With what the key did before the export was made: metadata only.
+    calls = [(r["method"], r["endpoint"], r["status"]) for r in keys[0]["requests"]]
+    assert calls == [
+        ("POST", "/api/v1/me/exports", 422),
+        ("POST", "/api/v1/me/exports", 202),
+        ("POST", "/api/v1/me/exports", 409),
+        ("GET", "/api/v1/me/exports/<uuid:export_id>/download", 409),
+    ]
 
     # Another member's key acts for that member: my export is not theirs.
     b_call = ApiCaller(team.web, pair.b_key)

@@ -105,3 +105,25 @@ def test_recent_shows_a_workspace_only_its_own_requests(app, team):
         other = api_log.recent(uuid.uuid4())
     assert [r.endpoint for r in mine] == ["/api/v1/workspace"]
     assert other == []
+
+
+def test_the_keys_page_lists_recent_requests_of_this_workspace_only(app, web, team):
+    from tests.transcripts import make_team
+
+    call = api_caller(team)
+    assert call("GET", "/workspace").status_code == 200
+    assert call("GET", f"/transcripts/{uuid.uuid4()}").status_code == 404
+    page = team.page("/api-keys/")
+    section = page[page.index('id="recent-requests"') :]
+    assert "GET /api/v1/workspace" in section
+    assert "GET /api/v1/transcripts/&lt;uuid:transcript_id&gt;" in section
+    assert '<span class="badge warn">404</span>' in section
+    assert '<span class="badge ok">200</span>' in section
+    assert "No requests in the last" not in section
+
+    # Another team of the same person: its page shows none of the first team's calls.
+    other = make_team(app, web, "Quiet Team")
+    quiet = other.page("/api-keys/")
+    quiet_section = quiet[quiet.index('id="recent-requests"') :]
+    assert "/api/v1/workspace" not in quiet_section
+    assert "No requests in the last 90 days." in quiet_section

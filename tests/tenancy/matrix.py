@@ -59,6 +59,8 @@ PUBLIC = {
     "auth.verify_email",
     "google.start",
     "google.callback",
+    "google.welcome",
+    "google.create_account",
     "api-docs.openapi_json",
     *matrix_shares.PUBLIC,
     *matrix_billing.PUBLIC,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.billing import metering
 from app.billing.metering import QuotaExceeded
 from app.extensions import db
+from app.i18n.js_strings import N_
 from app.ingest import staging
 from app.ingest.probe import MediaRejected
 from app.ingest.uploads import probe_staged
@@ -33,7 +34,8 @@ def fetch_url(transcript_id: str, workspace_id: str) -> str:
             return "not claimable"
         url = t.source_url
         if not url:
-            lifecycle.fail(tid, token, "The link was removed before it could be downloaded.")
+            # Stored in English, translated where it is shown (an exact msgid).
+            lifecycle.fail(tid, token, N_("The link was removed before it could be downloaded."))
             return "failed: no link"
         cfg = settings()
         staged = staging.create()

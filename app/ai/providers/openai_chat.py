@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import openai
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
@@ -37,7 +39,7 @@ from app.ai.provider import (
 log = logging.getLogger(__name__)
 
 OPENAI_URL = "https://api.openai.com/v1"
-MALFORMED = "The AI server sent a malformed reply."
+MALFORMED = _l("The AI server sent a malformed reply.")
 NO_KEY = "not-needed"  # local servers want no key, but the client insists on one
 MAX_DETAIL = 300  # characters of the server's own error message worth showing
 # Keys as OpenAI and most proxies print them, whole or partly masked ("sk-ab***yz").
@@ -70,10 +72,10 @@ class OpenAIChatModel:
 
     def __init__(self, config: ProviderConfig) -> None:
         if not config.model.strip():
-            raise ProviderError("No AI model is configured: set the model in the AI settings.")
+            raise ProviderError(_("No AI model is configured: set the model in the AI settings."))
         base_url = config.base_url.strip() or OPENAI_URL
         if urlsplit(base_url).scheme not in ("http", "https"):
-            raise ProviderError("The AI server address must start with http:// or https://.")
+            raise ProviderError(_("The AI server address must start with http:// or https://."))
         self.model = config.model.strip()
         self.context_tokens = config.context_tokens
         self.max_output_tokens = config.max_output_tokens
@@ -146,7 +148,7 @@ class OpenAIChatModel:
             chunks.close()
         text = "".join(written)
         if not seen_choice:
-            raise ProviderError("The AI server sent an empty reply.")
+            raise ProviderError(_("The AI server sent an empty reply."))
         self._check_finish(finish, text, "".join(refusal), max_tokens)
         usage.add(reported or _estimate(messages, text))
 
@@ -197,7 +199,7 @@ class OpenAIChatModel:
         if not isinstance(choices, list):
             raise ProviderError(MALFORMED)
         if not choices:
-            raise ProviderError("The AI server sent an empty reply.")
+            raise ProviderError(_("The AI server sent an empty reply."))
         choice = choices[0]
         message = getattr(choice, "message", None)
         if not isinstance(message, ChatCompletionMessage):
@@ -211,7 +213,7 @@ class OpenAIChatModel:
 
     def _check_finish(self, finish: str | None, text: str, refusal: str, max_tokens: int) -> None:
         if finish == "content_filter":
-            raise ProviderError("The AI server withheld its answer (content filter).")
+            raise ProviderError(_("The AI server withheld its answer (content filter)."))
         if refusal and not text:
             raise ProviderError(f"The AI model declined to answer: {self._detail(refusal)}")
         if finish == "length" and not text.strip():
@@ -250,7 +252,10 @@ class OpenAIChatModel:
             )
         if isinstance(e, openai.APIConnectionError) and midway:
             return ProviderUnavailable(
-                "The connection to the AI server broke off in the middle of the answer. Try again."
+                _(
+                    "The connection to the AI server broke off in the middle of the answer. "
+                    "Try again."
+                )
             )
         if isinstance(e, openai.APIConnectionError):
             return ProviderUnavailable(
@@ -264,10 +269,10 @@ class OpenAIChatModel:
         if isinstance(e, openai.RateLimitError):
             if e.code == "insufficient_quota":
                 return ProviderUnavailable(
-                    "The AI account has used up its quota. Ask an administrator to check it."
+                    _("The AI account has used up its quota. Ask an administrator to check it.")
                 )
             return ProviderUnavailable(
-                "The AI server is busy (rate limited). Try again in a few minutes."
+                _("The AI server is busy (rate limited). Try again in a few minutes.")
             )
         if isinstance(e, openai.InternalServerError) or e.status_code in (408, 409):
             return ProviderUnavailable(
@@ -276,7 +281,7 @@ class OpenAIChatModel:
         if isinstance(e, openai.AuthenticationError):
             # Never the server's message here: it often quotes the key it was given.
             return ProviderError(
-                "The AI server refused the API key. Check the key in the AI settings."
+                _("The AI server refused the API key. Check the key in the AI settings.")
             )
         if isinstance(e, openai.PermissionDeniedError):
             return ProviderError(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from app.plugins.api import PluginInfo
 from app.plugins.hookspecs import hookimpl
 
@@ -17,9 +19,11 @@ class AIProvidersPlugin:
     def verbatim_plugin_info(self) -> PluginInfo:
         return PluginInfo(
             name="ai-providers",
-            title="AI providers",
-            description="Extractive summaries and answers (no language model), and any "
-            "OpenAI-compatible Chat Completions server.",
+            title=_l("AI providers"),
+            description=_l(
+                "Extractive summaries and answers (no language model), and any "
+                "OpenAI-compatible Chat Completions server."
+            ),
         )
 
     @hookimpl

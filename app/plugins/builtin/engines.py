@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from app.plugins.api import PluginInfo
 from app.plugins.hookspecs import hookimpl
 
@@ -20,9 +22,11 @@ class EnginesPlugin:
     def verbatim_plugin_info(self) -> PluginInfo:
         return PluginInfo(
             name="engines",
-            title="Transcription engines",
-            description="faster-whisper (CPU or GPU, word timings) and WhisperX (GPU: "
-            "batched transcription, word alignment, speaker diarization).",
+            title=_l("Transcription engines"),
+            description=_l(
+                "faster-whisper (CPU or GPU, word timings) and WhisperX (GPU: "
+                "batched transcription, word alignment, speaker diarization)."
+            ),
         )
 
     @hookimpl

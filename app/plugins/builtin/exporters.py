@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import lazy_gettext as _l
+
 from app.plugins.api import PluginInfo
 from app.plugins.hookspecs import hookimpl
 from app.transcripts.exports.base import Exporter
@@ -33,35 +35,35 @@ def _lazy(module: str, function: str) -> Any:
 EXPORTERS = (
     Exporter(
         "txt",
-        "Plain text",
+        _l("Plain text"),
         "text/plain; charset=utf-8",
         _lazy("text", "render_txt"),
         options=READING,
-        description="UTF-8 text: one line per segment, or paragraphs.",
+        description=_l("UTF-8 text: one line per segment, or paragraphs."),
     ),
     Exporter(
         "srt",
-        "SubRip subtitles",
+        _l("SubRip subtitles"),
         "application/x-subrip; charset=utf-8",
         _lazy("subtitles", "render_srt"),
         options=SUBTITLES,
-        description="Subtitles: up to 2 lines of 42 characters and 7 seconds per cue.",
+        description=_l("Subtitles: up to 2 lines of 42 characters and 7 seconds per cue."),
     ),
     Exporter(
         "vtt",
-        "WebVTT subtitles",
+        _l("WebVTT subtitles"),
         "text/vtt; charset=utf-8",
         _lazy("subtitles", "render_vtt"),
         options=SUBTITLES,
-        description="Subtitles for the web, speakers as voice spans.",
+        description=_l("Subtitles for the web, speakers as voice spans."),
     ),
     Exporter(
         "docx",
-        "Word document",
+        _l("Word document"),
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         _lazy("docx", "render_docx"),
         options=READING,
-        description="For Word, LibreOffice and Google Docs.",
+        description=_l("For Word, LibreOffice and Google Docs."),
     ),
     Exporter(
         "json",
@@ -69,7 +71,7 @@ EXPORTERS = (
         "application/json",
         _lazy("json_format", "render_json"),
         options=frozenset({"summaries"}),
-        description="Everything, with word timings, in a versioned structure for programs.",
+        description=_l("Everything, with word timings, in a versioned structure for programs."),
     ),
     Exporter(
         "pdf",
@@ -77,7 +79,7 @@ EXPORTERS = (
         "application/pdf",
         _lazy("pdf", "render_pdf"),
         options=READING,
-        description="For reading and printing; any script, right-to-left included.",
+        description=_l("For reading and printing; any script, right-to-left included."),
     ),
 )
 
@@ -87,8 +89,8 @@ class ExportersPlugin:
     def verbatim_plugin_info(self) -> PluginInfo:
         return PluginInfo(
             name="exporters",
-            title="Export formats",
-            description="Transcripts as TXT, SRT and VTT subtitles, DOCX, JSON and PDF.",
+            title=_l("Export formats"),
+            description=_l("Transcripts as TXT, SRT and VTT subtitles, DOCX, JSON and PDF."),
         )
 
     @hookimpl

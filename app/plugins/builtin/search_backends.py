@@ -7,6 +7,8 @@ import importlib
 import logging
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from app.plugins.api import PluginInfo
 from app.plugins.hookspecs import hookimpl
 
@@ -23,8 +25,8 @@ class SearchBackendsPlugin:
     def verbatim_plugin_info(self) -> PluginInfo:
         return PluginInfo(
             name="search-backends",
-            title="Search backends",
-            description="Meilisearch, PostgreSQL full-text search and SQLite FTS5.",
+            title=_l("Search backends"),
+            description=_l("Meilisearch, PostgreSQL full-text search and SQLite FTS5."),
         )
 
     @hookimpl

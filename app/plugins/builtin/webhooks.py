@@ -13,6 +13,9 @@ import secrets
 import time
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from app.plugins.api import ConfigField, PluginAPI, PluginEvent, PluginInfo
 from app.plugins.hookspecs import hookimpl
 
@@ -29,16 +32,18 @@ class WebhooksPlugin:
     def verbatim_plugin_info(self) -> PluginInfo:
         return PluginInfo(
             name="webhooks",
-            title="Webhooks",
-            description="Send a signed JSON event to your URL when something happens in "
-            "this workspace (for example, a transcript is ready).",
+            title=_l("Webhooks"),
+            description=_l(
+                "Send a signed JSON event to your URL when something happens in "
+                "this workspace (for example, a transcript is ready)."
+            ),
             config_fields=(
-                ConfigField("url", "Endpoint URL (https)", kind="url", required=True),
+                ConfigField("url", _l("Endpoint URL (https)"), kind="url", required=True),
                 ConfigField(
                     "secret",
-                    "Signing secret",
+                    _l("Signing secret"),
                     kind="secret",
-                    help="Leave blank to have one generated for you.",
+                    help=_l("Leave blank to have one generated for you."),
                     reveal=True,
                 ),
             ),
@@ -48,11 +53,11 @@ class WebhooksPlugin:
     def verbatim_validate_config(self, config: dict[str, Any], api: PluginAPI) -> dict[str, Any]:
         url = str(config.get("url", "")).strip()
         if not url:
-            raise ValueError("Enter the webhook endpoint URL.")
+            raise ValueError(_("Enter the webhook endpoint URL."))
         try:
             url = api.check_url(url)  # https only, public addresses only (SECURITY.md)
         except ValueError as e:
-            raise ValueError(f"Webhook URL refused. {e}") from None
+            raise ValueError(_("Webhook URL refused. %(reason)s", reason=e)) from None
         secret = str(config.get("secret") or "") or f"whsec_{secrets.token_urlsafe(24)}"
         return {**config, "url": url, "secret": secret}
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import meilisearch
 import requests
+from flask_babel import gettext as _
 from meilisearch.errors import (
     MeilisearchApiError,
     MeilisearchCommunicationError,
@@ -252,19 +253,19 @@ class MeilisearchBackend:
         except MeilisearchTimeoutError as e:
             log.warning("meilisearch timed out while %s: %s", doing, e)
             raise SearchUnavailable(
-                "The search server took too long to answer. Try again in a minute."
+                _("The search server took too long to answer. Try again in a minute.")
             ) from e
         except (MeilisearchCommunicationError, requests.RequestException) as e:
             log.warning("meilisearch unreachable while %s: %s", doing, e)
             raise SearchUnavailable(
-                "The search server cannot be reached right now. Try again in a minute."
+                _("The search server cannot be reached right now. Try again in a minute.")
             ) from e
         except MeilisearchApiError as e:
             log.error(
                 "meilisearch refused %s: HTTP %s %s %s", doing, e.status_code, e.code, e.message
             )
             raise SearchUnavailable(
-                "The search server refused the request. Try again in a minute."
+                _("The search server refused the request. Try again in a minute.")
             ) from e
         except (MeilisearchError, ValueError, KeyError, TypeError) as e:
             # A malformed answer (not JSON, fields missing): the server is not well.
@@ -298,7 +299,7 @@ class MeilisearchBackend:
                 error.get("code"),
                 error.get("message"),
             )
-            raise SearchUnavailable("The search server could not apply a change to the index.")
+            raise SearchUnavailable(_("The search server could not apply a change to the index."))
 
     def _wait_all(self, task_uids: Sequence[int], seconds: float, doing: str) -> None:
         deadline = time.monotonic() + seconds
@@ -348,7 +349,7 @@ class MeilisearchBackend:
         # Another process may have created it meanwhile: that is fine.
         if task.status != "succeeded" and (task.error or {}).get("code") != "index_already_exists":
             log.error("meilisearch could not create the index: %s", task.error)
-            raise SearchUnavailable("The search server could not create the index.")
+            raise SearchUnavailable(_("The search server could not create the index."))
 
     # --- Writes -----------------------------------------------------------------------------
 
@@ -541,4 +542,4 @@ class MeilisearchRebuild:
             ),
         )
         if task.status != "succeeded" and (task.error or {}).get("code") != "index_not_found":
-            raise SearchUnavailable("The search server could not drop an old index.")
+            raise SearchUnavailable(_("The search server could not drop an old index."))

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
@@ -327,7 +328,7 @@ class PostgresBackend(SqlBackend):
             connection.exec_driver_sql("ROLLBACK TO SAVEPOINT verbatim_search")
             if "statement timeout" in str(e):
                 raise SearchUnavailable(
-                    "That search took too long. Try more specific words or a filter."
+                    _("That search took too long. Try more specific words or a filter.")
                 ) from e
             raise SearchUnavailable() from e
         connection.execute(text("SELECT set_config('statement_timeout', '0', true)"))

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
@@ -212,7 +213,7 @@ class SqliteBackend(SqlBackend):
         except OperationalError as e:
             if "interrupted" in str(e):
                 raise SearchUnavailable(
-                    "That search took too long. Try more specific words or a filter."
+                    _("That search took too long. Try more specific words or a filter.")
                 ) from e
             raise SearchUnavailable() from e
 

@@ -8,7 +8,9 @@
 //   any #t= address does (player.js listens for hashchange), also when clicked twice.
 // - Copy puts a summary's markdown on the clipboard; Enter in a question box sends it.
 
-const LOST = "The answer could not be followed. Reload the page to see it.";
+import { t } from "./i18n.js";
+
+const LOST = t("The answer could not be followed. Reload the page to see it.");
 const NEAR_BOTTOM = 80; // px: a person reading back up is not scrolled down under them
 
 // One entry per stream being followed, by its address: htmx may replace the element
@@ -102,7 +104,7 @@ function follow(item) {
     if (!target) return;
     const data = JSON.parse(event.data);
     if (data.status === "failed") {
-      fail(state, data.error || "The answer failed.");
+      fail(state, data.error || t("The answer failed."));
       return;
     }
     // Sanitised by the server (markdown without raw HTML, then nh3; citations built
@@ -117,7 +119,7 @@ function follow(item) {
     // The server's own `error` event carries a message; a bare error is the connection,
     // which EventSource retries by itself (sending Last-Event-ID) unless it gave up.
     if (event instanceof MessageEvent && typeof event.data === "string" && event.data) {
-      let message = "The answer failed.";
+      let message = t("The answer failed.");
       try {
         message = JSON.parse(event.data).message || message;
       } catch (_err) {
@@ -183,13 +185,13 @@ document.addEventListener("click", async (event) => {
   const button = event.target instanceof Element ? event.target.closest("[data-ai-copy]") : null;
   if (!button) return;
   const source = button.closest(".ai-summary")?.querySelector(".ai-source");
-  const label = "Copy";
+  const label = t("Copy");
   try {
     if (!source || !navigator.clipboard) throw new Error("no clipboard");
     await navigator.clipboard.writeText(source.textContent);
-    button.textContent = "Copied";
+    button.textContent = t("Copied");
   } catch (_err) {
-    button.textContent = "Copying failed: download it instead";
+    button.textContent = t("Copying failed: download it instead");
   }
   setTimeout(() => {
     button.textContent = label;

@@ -12,6 +12,8 @@
 // Markup read here: #transcript-body[data-editor][data-revision][data-segments],
 // div.segment[data-id][data-rev] > p.text, #seg-toolbar, #editor-status.
 
+import { t } from "./i18n.js";
+
 const AUTOSAVE_MS = 1500;
 const RETRY_MS = 5000;
 const BODY = "#transcript-body";
@@ -69,11 +71,11 @@ function noteRevision(n) {
 function othersSaved() {
   const el = document.getElementById("editor-status");
   if (!el || el.querySelector("a[data-reload]")) return;
-  say("Saved. Others have saved changes too: ", "warn");
+  say(`${t("Saved. Others have saved changes too:")} `, "warn");
   const link = document.createElement("a");
   link.href = window.location.pathname;
   link.dataset.reload = "";
-  link.textContent = "reload to see them";
+  link.textContent = t("reload to see them");
   el.append(link, ".");
 }
 
@@ -155,11 +157,14 @@ class Editor {
     const seg = this.seg;
     if (!seg) {
       // Gone from the page (merged, or a restore): keep the text where it can be copied.
-      this.refuse(
-        '<div class="edit-refusal" role="alert"><p class="msg">This segment is no longer ' +
-          "in the transcript. Your text is below: copy it before you reload.</p></div>",
-        false,
-      );
+      const refusal = document.createElement("div");
+      refusal.className = "edit-refusal";
+      refusal.setAttribute("role", "alert");
+      const msg = document.createElement("p");
+      msg.className = "msg";
+      msg.textContent = t("This segment is no longer in the transcript. Your text is below: copy it before you reload.");
+      refusal.append(msg);
+      this.refuse(refusal.outerHTML, false);
       document.querySelector(`${BODY} .segments`)?.prepend(this.note, this.box);
       return;
     }
@@ -193,7 +198,7 @@ class Editor {
   schedule() {
     clearTimeout(this.timer);
     if (this.blocked) return;
-    say("Unsaved changes…", "");
+    say(t("Unsaved changes…"), "");
     this.timer = setTimeout(() => this.save(), AUTOSAVE_MS);
   }
 
@@ -219,7 +224,7 @@ class Editor {
   }
 
   async send(text) {
-    say("Saving…", "busy");
+    say(t("Saving…"), "busy");
     const seg = this.seg;
     seg?.classList.add("saving");
     let answer;
@@ -227,7 +232,7 @@ class Editor {
       answer = await post(this.url, { text, base_revision: this.base });
     } catch (_err) {
       this.failed = true;
-      say("Not saved: the connection failed. Trying again…", "error");
+      say(t("Not saved: the connection failed. Trying again…"), "error");
       this.timer = setTimeout(() => this.save(), RETRY_MS);
       return;
     } finally {
@@ -241,17 +246,17 @@ class Editor {
       this.base = revision;
       this.fresh = html;
       this.clearNote();
-      say("Saved", "ok");
+      say(t("Saved"), "ok");
       noteRevision(revision);
       if (this.closed && this.seg) replaceSegment(this.seg, html); // closed while saving
       else if (this.seg) this.seg.dataset.rev = String(revision);
     } else if (resp.status === 401) {
       this.failed = true;
-      say("Not saved: you were signed out. Sign in again in another tab, then save.", "error");
+      say(t("Not saved: you were signed out. Sign in again in another tab, then save."), "error");
     } else {
       this.failed = true;
       this.refuse(html, resp.status === 409);
-      say(resp.status === 409 ? "Conflict: choose a version" : "Not saved", "error");
+      say(resp.status === 409 ? t("Conflict: choose a version") : t("Not saved"), "error");
     }
   }
 
@@ -365,14 +370,14 @@ class Editor {
     const offset = before.trimStart().length;
     await this.save();
     if (this.blocked || this.dirty) return;
-    say("Splitting…", "busy");
+    say(t("Splitting…"), "busy");
     const { resp, html, revision } = await post(`${this.url}/split`, {
       offset,
       base_revision: this.base,
     });
     if (!resp.ok) {
       this.refuse(html, resp.status === 409);
-      say("Not split", "error");
+      say(t("Not split"), "error");
       return;
     }
     this.fresh = null;
@@ -382,7 +387,7 @@ class Editor {
     if (active === this) active = null;
     const first = seg && replaceSegment(seg, html);
     noteRevision(revision);
-    say("Split", "ok");
+    say(t("Split"), "ok");
     first?.nextElementSibling?.querySelector("p.text")?.focus();
   }
 }
@@ -402,7 +407,7 @@ function open(seg, word) {
   if (active) {
     if (active.blocked) {
       active.focus();
-      say("Choose a version for the segment in conflict first.", "error");
+      say(t("Choose a version for the segment in conflict first."), "error");
       return;
     }
     active.finish();
@@ -422,7 +427,7 @@ function prepare(seg) {
   const text = seg.querySelector("p.text");
   if (text && !text.hasAttribute("tabindex")) {
     text.tabIndex = 0;
-    text.setAttribute("aria-label", "Segment text: Enter edits it");
+    text.setAttribute("aria-label", t("Segment text: Enter edits it"));
   }
 }
 

@@ -9,6 +9,7 @@
 // The words come from templates/transcripts/_body.html: div.segment[data-start][data-end]
 // with span.ts and p.text > span.w[data-start][data-end][data-p]. That markup is swapped by
 // htmx and edited in place by editor.js, so everything here is delegated or re-read lazily.
+import { t } from "./i18n.js";
 import * as localMedia from "./local-media.js";
 
 const SKIP_SECONDS = 5;
@@ -54,14 +55,14 @@ export function fragmentTime(hash) {
   return Number.isFinite(value) ? value : null;
 }
 
-/** Index of the last entry whose start is <= t (entries sorted by start), or -1. */
-function lastStartingBy(entries, t) {
+/** Index of the last entry whose start is <= time (entries sorted by start), or -1. */
+function lastStartingBy(entries, time) {
   let lo = 0;
   let hi = entries.length - 1;
   let found = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (entries[mid].start <= t) {
+    if (entries[mid].start <= time) {
       found = mid;
       lo = mid + 1;
     } else {
@@ -112,18 +113,18 @@ class TimeIndex {
     return true;
   }
 
-  wordAt(t) {
+  wordAt(time) {
     this.refresh();
-    const i = lastStartingBy(this.words, t);
+    const i = lastStartingBy(this.words, time);
     if (i < 0) return null;
     const word = this.words[i];
-    return Number.isFinite(word.end) && t > word.end + HOLD_SECONDS ? null : word.el;
+    return Number.isFinite(word.end) && time > word.end + HOLD_SECONDS ? null : word.el;
   }
 
-  segmentAt(t) {
+  segmentAt(time) {
     this.refresh();
     if (!this.segments.length) return null;
-    const i = lastStartingBy(this.segments, t);
+    const i = lastStartingBy(this.segments, time);
     return this.segments[Math.max(i, 0)].el;
   }
 }
@@ -133,7 +134,7 @@ function markLowConfidence() {
   document.querySelectorAll(`${BODY} span.w.low[data-p]`).forEach((w) => {
     if (w.title) return;
     const p = Number.parseFloat(w.dataset.p);
-    if (Number.isFinite(p)) w.title = `Low confidence: ${Math.round(p * 100)}%`;
+    if (Number.isFinite(p)) w.title = t("Low confidence: %(percent)s%%", { percent: Math.round(p * 100) });
   });
 }
 
@@ -236,13 +237,12 @@ class Player {
     media.controls = true;
     media.preload = "auto";
     media.className = "player-element";
-    media.setAttribute("aria-label", `Recording: ${name}`);
+    media.setAttribute("aria-label", t("Recording: %(name)s", { name }));
     media.addEventListener("loadedmetadata", () => this.onMetadata());
     media.addEventListener("error", () => {
       if (this.media !== media) return; // unloaded
       this.say(
-        `This browser cannot play “${name}”. ` +
-          "A copy in another format (MP3, M4A, WebM) may work.",
+        t("This browser cannot play “%(name)s”. A copy in another format (MP3, M4A, WebM) may work.", { name }),
         "error",
       );
     });
@@ -285,10 +285,13 @@ class Player {
 
   describe() {
     const { name, kept } = this.file;
-    const where = `Playing “${name}” from this device.`;
     this.source.textContent = kept
-      ? `${where} It is kept in this browser for next time and never uploaded.`
-      : `${where} It is not uploaded, and not kept: you will choose it again next time.`;
+      ? t("Playing “%(name)s” from this device. It is kept in this browser for next time and never uploaded.", {
+          name,
+        })
+      : t("Playing “%(name)s” from this device. It is not uploaded, and not kept: you will choose it again next time.", {
+          name,
+        });
     this.rememberButton.hidden = kept;
   }
 
@@ -304,8 +307,10 @@ class Player {
       const off = Math.abs(length - this.expected);
       if (off > Math.max(2, this.expected * 0.02)) {
         this.say(
-          `This file is ${clock(length)} long but the transcript is of ${clock(this.expected)}: ` +
-            "is it the same recording? Times may not line up.",
+          t("This file is %(length)s long but the transcript is of %(expected)s: is it the same recording? Times may not line up.", {
+            length: clock(length),
+            expected: clock(this.expected),
+          }),
           "warn",
         );
       }
@@ -321,11 +326,10 @@ class Player {
     if (kept) {
       this.file.kept = true;
       this.describe();
-      this.say("Kept in this browser; it plays here next time without asking.", "ok");
+      this.say(t("Kept in this browser; it plays here next time without asking."), "ok");
     } else {
       this.say(
-        "This browser could not keep the file (not enough space, or private browsing). " +
-          "It still plays now; choose it again next time.",
+        t("This browser could not keep the file (not enough space, or private browsing). It still plays now; choose it again next time."),
         "warn",
       );
     }
@@ -335,7 +339,7 @@ class Player {
     this.unload();
     this.showPicker();
     await localMedia.forget(this.id);
-    this.say("Forgotten: this browser no longer keeps a copy for this transcript.", "ok");
+    this.say(t("Forgotten: this browser no longer keeps a copy for this transcript."), "ok");
     this.input.focus();
   }
 
@@ -345,7 +349,7 @@ class Player {
       this.input.value = ""; // the same file can be chosen again
       if (!file) return;
       if (file.type && !/^(audio|video)\//.test(file.type)) {
-        const refusal = `“${file.name}” is not an audio or video file; choose the recording.`;
+        const refusal = t("“%(name)s” is not an audio or video file; choose the recording.", { name: file.name });
         this.say(refusal, "error");
         return;
       }
@@ -382,11 +386,11 @@ class Player {
 
   // -- seeking and following
 
-  seek(t) {
+  seek(time) {
     const media = this.media;
     if (!media) return;
     const end = Number.isFinite(media.duration) ? media.duration : Infinity;
-    media.currentTime = Math.min(Math.max(0, t), end);
+    media.currentTime = Math.min(Math.max(0, time), end);
     this.manualScrollAt = 0; // the person asked to go there: follow again
     this.update();
   }
@@ -463,10 +467,10 @@ class Player {
         return;
       }
       const at = hit.matches(".ts") ? hit.closest(".segment") : hit;
-      const t = seconds(at);
-      if (!Number.isFinite(t)) return;
+      const time = seconds(at);
+      if (!Number.isFinite(time)) return;
       const wasPaused = this.media.paused;
-      this.seek(t);
+      this.seek(time);
       clearTimeout(this.playTimer);
       if (!wasPaused) return;
       this.playTimer = setTimeout(() => {
@@ -479,13 +483,13 @@ class Player {
   // -- #t=83.5
 
   followLink() {
-    const t = fragmentTime(window.location.hash);
-    if (t === null) return;
-    this.linked = t;
+    const time = fragmentTime(window.location.hash);
+    if (time === null) return;
+    this.linked = time;
     const seg = this.restoreLinked();
     if (seg) seg.scrollIntoView({ block: "center", behavior: motion() });
-    if (this.media && this.media.readyState >= HTMLMediaElement.HAVE_METADATA) this.seek(t);
-    else this.pendingSeek = t;
+    if (this.media && this.media.readyState >= HTMLMediaElement.HAVE_METADATA) this.seek(time);
+    else this.pendingSeek = time;
   }
 
   restoreLinked() {

@@ -3,6 +3,13 @@
 (() => {
   "use strict";
 
+  // Words in the page's language: window.verbatimT comes from i18n.js, a module the layout
+  // runs before this script; without it, the English with its placeholders filled.
+  const t = (english, vars) =>
+    window.verbatimT
+      ? window.verbatimT(english, vars)
+      : english.replace(/%\((\w+)\)s/g, (whole, name) => (vars && name in vars ? String(vars[name]) : whole));
+
   const root = document.querySelector("[data-recorder]");
   if (!root) return;
 
@@ -30,7 +37,7 @@
 
   if (!navigator.mediaDevices?.getUserMedia || typeof window.MediaRecorder === "undefined") {
     startButton.disabled = true;
-    say("Recording is not available in this browser (it needs a secure https page).");
+    say(t("Recording is not available in this browser (it needs a secure https page)."));
     return;
   }
 
@@ -97,14 +104,14 @@
     recorder = null;
     release();
     if (!blob.size) {
-      say("Nothing was recorded.");
+      say(t("Nothing was recorded."));
       return;
     }
-    say(`Recorded ${length}. Uploading…`);
+    say(t("Recorded %(length)s. Uploading…", { length }));
     window.VerbatimUpload.enqueue(blob, {
       filename: `recording-${stamp()}.${extension(type)}`,
       source: "recording",
-      title: title.value.trim() || `Recording ${new Date().toLocaleString()}`,
+      title: title.value.trim() || t("Recording %(when)s", { when: new Date().toLocaleString() }),
       list,
     });
   }
@@ -117,12 +124,12 @@
       startButton.disabled = false;
       say(
         err && err.name === "NotAllowedError"
-          ? "The browser may not use the microphone here. Allow it in the site settings and try again."
-          : "No microphone could be opened.",
+          ? t("The browser may not use the microphone here. Allow it in the site settings and try again.")
+          : t("No microphone could be opened."),
       );
       return;
     }
-    const type = TYPES.find((t) => MediaRecorder.isTypeSupported(t));
+    const type = TYPES.find((candidate) => MediaRecorder.isTypeSupported(candidate));
     recorder = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
     chunks = [];
     recorder.addEventListener("dataavailable", (event) => {
@@ -131,7 +138,7 @@
     recorder.addEventListener("stop", finish);
     recorder.addEventListener("error", () => {
       release();
-      say("The recording stopped because of an error in the browser.");
+      say(t("The recording stopped because of an error in the browser."));
     });
     recorder.start(1000); // a piece a second, not one huge buffer at the end
     startedAt = Date.now();
@@ -140,7 +147,7 @@
     watchLevel();
     root.classList.add("recording");
     stopButton.disabled = false;
-    say("Recording… press Stop when you are done.");
+    say(t("Recording… press Stop when you are done."));
   });
 
   stopButton.addEventListener("click", () => {

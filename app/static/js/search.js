@@ -7,6 +7,8 @@
 // form back in step with the address after Back. Loaded as a module, by the layout and by
 // the search page: a module runs once however many pages' parts include it.
 
+import { t } from "./i18n.js";
+
 const RESULTS = "search-results";
 
 function typingIn(el) {
@@ -75,7 +77,7 @@ document.addEventListener("htmx:sendError", (event) => {
   const message = document.createElement("div");
   message.className = "flash error search-message";
   message.setAttribute("role", "alert");
-  message.textContent = "The server could not be reached. Check the connection and try again.";
+  message.textContent = t("The server could not be reached. Check the connection and try again.");
   box.replaceChildren(message);
 });
 

@@ -3,6 +3,13 @@
 (() => {
   "use strict";
 
+  // Words in the page's language: window.verbatimT comes from i18n.js, a module the layout
+  // runs before this script; without it, the English with its placeholders filled.
+  const t = (english, vars) =>
+    window.verbatimT
+      ? window.verbatimT(english, vars)
+      : english.replace(/%\((\w+)\)s/g, (whole, name) => (vars && name in vars ? String(vars[name]) : whole));
+
   // Listing: one box ticks every row of the page (rows are re-rendered by polling; their
   // boxes are kept by hx-preserve, so this reads them live each time).
   document.addEventListener("change", (event) => {
@@ -35,7 +42,7 @@
     engine.append(option);
   });
   const label = document.createElement("label");
-  label.append("Engine ", engine);
+  label.append(t("Engine"), " ", engine);
   model.closest("label").before(label);
 
   function currentGroup() {

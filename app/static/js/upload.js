@@ -6,6 +6,13 @@
 (() => {
   "use strict";
 
+  // Words in the page's language: window.verbatimT comes from i18n.js, a module the layout
+  // runs before this script; without it, the English with its placeholders filled.
+  const t = (english, vars) =>
+    window.verbatimT
+      ? window.verbatimT(english, vars)
+      : english.replace(/%\((\w+)\)s/g, (whole, name) => (vars && name in vars ? String(vars[name]) : whole));
+
   // Where local-media.js lives (next to this file); read now, while this script runs.
   const scriptUrl = document.currentScript ? document.currentScript.src : "";
   const root = document.querySelector("[data-upload]");
@@ -76,26 +83,36 @@
   }
 
   function sizeText(bytes) {
-    const units = ["bytes", "KB", "MB", "GB", "TB"];
+    const units = 5; // bytes, KB, MB, GB, TB
     let n = bytes;
     let i = 0;
-    while (n >= 1000 && i < units.length - 1) {
+    while (n >= 1000 && i < units - 1) {
       n /= 1000;
       i += 1;
     }
-    return i === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[i]}`;
+    if (i === 0) return t("%(size)s bytes", { size: n });
+    // One decimal, written the page's way (1.5 in English, 1,5 in German and French).
+    const size = n.toLocaleString(document.documentElement.lang || "en", {
+      minimumFractionDigits: 1,
+      maximumFractionDigits: 1,
+      useGrouping: false,
+    });
+    if (i === 1) return t("%(size)s KB", { size });
+    if (i === 2) return t("%(size)s MB", { size });
+    if (i === 3) return t("%(size)s GB", { size });
+    return t("%(size)s TB", { size });
   }
 
   function problem(status, body) {
     if (body && typeof body.message === "string") return body.message;
     const known = {
-      400: "The request was refused; reload the page and try again.",
-      403: "Your role in this workspace cannot start transcripts.",
-      404: "This upload no longer exists; start again.",
-      413: "That is too large.",
-      429: "Too many requests; wait a little and try again.",
+      400: t("The request was refused; reload the page and try again."),
+      403: t("Your role in this workspace cannot start transcripts."),
+      404: t("This upload no longer exists; start again."),
+      413: t("That is too large."),
+      429: t("Too many requests; wait a little and try again."),
     };
-    return known[status] || `The upload failed (HTTP ${status}).`;
+    return known[status] || t("The upload failed (HTTP %(status)s).", { status });
   }
 
   function sleep(ms) {
@@ -135,7 +152,7 @@
       this.cancelButton = document.createElement("button");
       this.cancelButton.type = "button";
       this.cancelButton.className = "small secondary";
-      this.cancelButton.textContent = "Cancel";
+      this.cancelButton.textContent = t("Cancel");
       this.cancelButton.addEventListener("click", () => this.cancel());
       head.append(name, " ", size, " ", this.cancelButton);
       const bar = document.createElement("div");
@@ -143,7 +160,7 @@
       this.bar = document.createElement("progress");
       this.bar.max = 100;
       this.bar.value = 0;
-      this.bar.setAttribute("aria-label", `Upload of ${this.name}`);
+      this.bar.setAttribute("aria-label", t("Upload of %(name)s", { name: this.name }));
       this.pct = document.createElement("span");
       this.pct.className = "pct";
       this.pct.textContent = "0%";
@@ -151,7 +168,7 @@
       this.state = document.createElement("p");
       this.state.className = "state";
       this.state.setAttribute("role", "status");
-      this.state.textContent = "Waiting for a free slot…";
+      this.state.textContent = t("Waiting for a free slot…");
       li.append(head, bar, this.state);
       list.append(li);
       this.el = li;
@@ -166,13 +183,13 @@
       const pct = this.file.size ? Math.floor((sent / this.file.size) * 100) : 100;
       this.bar.value = pct;
       this.pct.textContent = `${pct}%`;
-      if (sent >= this.file.size) this.say("Checking the file…", "checking");
+      if (sent >= this.file.size) this.say(t("Checking the file…"), "checking");
     }
 
     async run() {
       if (this.cancelled) return;
       try {
-        this.say("Starting…", "running");
+        this.say(t("Starting…"), "running");
         await this.open();
         const result = await this.sendAll();
         this.done(result);
@@ -203,7 +220,7 @@
             body: JSON.stringify(body),
           });
         } catch (_err) {
-          if (tries >= 3) throw new Error("The server could not be reached; try again later.");
+          if (tries >= 3) throw new Error(t("The server could not be reached; try again later."));
           await sleep(backoff(tries));
           continue;
         }
@@ -250,9 +267,15 @@
         // The connection dropped or the server stumbled: wait, ask where it stands, resume.
         tries += 1;
         if (tries > MAX_TRIES) {
-          throw new Error("The connection kept failing; the upload stopped. Try again later.");
+          throw new Error(t("The connection kept failing; the upload stopped. Try again later."));
         }
-        this.say(`Connection lost; retrying (attempt ${tries} of ${MAX_TRIES})…`, "retrying");
+        this.say(
+          t("Connection lost; retrying (attempt %(attempt)s of %(attempts)s)…", {
+            attempt: tries,
+            attempts: MAX_TRIES,
+          }),
+          "retrying",
+        );
         await sleep(backoff(tries));
         if (this.cancelled) throw new Cancelled();
         await this.learnOffset();
@@ -288,7 +311,7 @@
           this.xhr = null;
           reject(new Cancelled());
         });
-        if (start === 0 || this.el.dataset.state !== "running") this.say("Uploading…", "running");
+        if (start === 0 || this.el.dataset.state !== "running") this.say(t("Uploading…"), "running");
         xhr.send(this.file.slice(start, end));
       });
     }
@@ -325,7 +348,7 @@
         });
       }
       this.cancelButton.remove();
-      this.say("Cancelled; nothing was kept.", "cancelled");
+      this.say(t("Cancelled; nothing was kept."), "cancelled");
     }
 
     done(result) {
@@ -335,15 +358,16 @@
       this.pct.textContent = "100%";
       const links = result.transcripts || [];
       this.say(
-        links.length
-          ? "Uploaded. The transcript is queued: "
-          : "Uploaded. The transcript is in the list: ",
+        `${links.length ? t("Uploaded. The transcript is queued:") : t("Uploaded. The transcript is in the list:")} `,
         "done",
       );
       const targets = links.length
-        ? links.map((t, i) => [t.url, links.length > 1 ? `transcript ${i + 1}` : "open it"])
-        : [[root.dataset.listingUrl || "../transcripts/", "transcripts"]];
-      if (result.compare_url) targets.push([result.compare_url, "compare"]);
+        ? links.map((link, i) => [
+            link.url,
+            links.length > 1 ? t("transcript %(number)s", { number: i + 1 }) : t("open it"),
+          ])
+        : [[root.dataset.listingUrl || "../transcripts/", t("transcripts")]];
+      if (result.compare_url) targets.push([result.compare_url, t("compare")]);
       targets.forEach(([href, text], i) => {
         const a = document.createElement("a");
         a.href = href;
@@ -351,7 +375,7 @@
         if (i) this.state.append(" · ");
         this.state.append(a);
       });
-      this.keepForPlayback(links.map((t) => t.id));
+      this.keepForPlayback(links.map((link) => link.id));
     }
 
     // The server deletes the audio once it is transcribed: keep this person's own copy in
@@ -362,7 +386,7 @@
       import(new URL("local-media.js", scriptUrl).href)
         .then((media) => media.keep(this.file, { name: this.name, ids }))
         .then((kept) => {
-          if (kept) this.state.append(" · Kept on this device for playback.");
+          if (kept) this.state.append(` · ${t("Kept on this device for playback.")}`);
         })
         .catch(() => {});
     }

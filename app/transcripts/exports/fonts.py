@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from flask_babel import gettext as _
+
 from app.transcripts.exports.base import MissingFont
 
 FONT_ROOTS: tuple[str, ...] = (
@@ -144,9 +146,13 @@ def _file(spec: FontSpec, roots: tuple[str, ...]) -> FontFile:
     regular = _find(spec.regular, roots)
     if regular is None:
         raise MissingFont(
-            f"PDF export needs a font for {spec.script} text ({' or '.join(spec.regular)}), "
-            f"and none is installed on this server: install the Debian package "
-            f"{spec.package}."
+            _(
+                "PDF export needs a font for %(script)s text (%(files)s), and none is "
+                "installed on this server: install the Debian package %(package)s.",
+                script=spec.script,
+                files=" or ".join(spec.regular),
+                package=spec.package,
+            )
         )
     return FontFile(spec.family, regular, _find(spec.bold, roots))
 

@@ -7,15 +7,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from app.transcripts.exports.base import Unprocessable
 
 TRUE = frozenset({"1", "true", "on", "yes"})
 FALSE = frozenset({"0", "false", "off", "no", ""})
+# Lazy: str() one where a plain string is needed (JSON).
 LABELS = {
-    "timestamps": "Timestamps",
-    "speakers": "Speaker names",
-    "paragraphs": "Paragraphs",
-    "summaries": "AI summaries",
+    "timestamps": _l("Timestamps"),
+    "speakers": _l("Speaker names"),
+    "paragraphs": _l("Paragraphs"),
+    "summaries": _l("AI summaries"),
 }
 
 
@@ -36,14 +40,17 @@ def _flag(name: str, value: Any) -> bool:
     if isinstance(value, list | tuple):
         # A checkbox after a hidden "0" of the same name sends both: the last one wins.
         if not value:
-            raise Unprocessable(f"Give {name} as on or off.", field=name)
+            raise Unprocessable(_("Give %(name)s as on or off.", name=name), field=name)
         value = value[-1]
     text = str(value).strip().lower()
     if text in TRUE:
         return True
     if text in FALSE:
         return False
-    raise Unprocessable(f"Give {name} as on or off, not '{str(value)[:40]}'.", field=name)
+    raise Unprocessable(
+        _("Give %(name)s as on or off, not '%(value)s'.", name=name, value=str(value)[:40]),
+        field=name,
+    )
 
 
 def parse_options(raw: ExportOptions | Mapping[str, Any] | None) -> ExportOptions:

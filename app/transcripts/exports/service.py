@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.errors import Conflict, NotFound, ServiceError
@@ -25,7 +26,7 @@ from app.transcripts.exports import document as documents
 from app.transcripts.exports.base import Exporter, ExportFailed, Unprocessable
 from app.transcripts.exports.filenames import safe_stem, unique_names
 from app.transcripts.exports.options import ExportOptions, parse_options
-from app.transcripts.models import Status, Transcript, TranscriptSegment
+from app.transcripts.models import Status, Transcript, TranscriptSegment, status_name
 from app.zip_sink import ZipSink
 
 EXPORTERS_HOOK = "verbatim_exporters"
@@ -87,7 +88,11 @@ def exporter(fmt: str) -> Exporter:
     if chosen is None:
         shown = (fmt or "")[:20]
         raise NotFound(
-            f"There is no export format '{shown}'. Formats: {', '.join(found) or 'none'}."
+            _(
+                "There is no export format '%(format)s'. Formats: %(formats)s.",
+                format=shown,
+                formats=", ".join(found) or _("none"),
+            )
         )
     return chosen
 
@@ -100,17 +105,26 @@ def _ready(t: Transcript) -> None:
         # Refused, not skipped: a zip quietly missing a file is worse than being told.
         # The person exports it from its page, where their browser decrypts it.
         raise Conflict(
-            f"“{t.title}” is a Private Transcript: the server cannot read its text, so it "
-            "cannot be exported here. Export it from its own page, where your browser "
-            "decrypts it."
+            _(
+                "“%(title)s” is a Private Transcript: the server cannot read its text, so it "
+                "cannot be exported here. Export it from its own page, where your browser "
+                "decrypts it.",
+                title=t.title,
+            )
         )
     if t.status == Status.COMPLETED:
         return
     if t.status == Status.FAILED:
-        raise Conflict(f"“{t.title}” failed; it has no text to export.")
+        raise Conflict(_("“%(title)s” failed; it has no text to export.", title=t.title))
     if t.status == Status.CANCELLED:
-        raise Conflict(f"“{t.title}” was cancelled; it has no text to export.")
-    raise Conflict(f"“{t.title}” is {t.status}; it can be exported once it is completed.")
+        raise Conflict(_("“%(title)s” was cancelled; it has no text to export.", title=t.title))
+    raise Conflict(
+        _(
+            "“%(title)s” is %(status)s; it can be exported once it is completed.",
+            title=t.title,
+            status=status_name(t.status),
+        )
+    )
 
 
 def summaries(t: Transcript) -> list[documents.Summary]:
@@ -179,11 +193,19 @@ def _render(chosen: Exporter, doc: documents.ExportDocument, options: ExportOpti
     except Exception:
         log.exception("the %s exporter failed on transcript %s", chosen.name, doc.id)
         raise ExportFailed(
-            f"Exporting as {chosen.label} failed on our side; it has been logged."
+            _(
+                "Exporting as %(format)s failed on our side; it has been logged.",
+                format=chosen.label,
+            )
         ) from None
     if not isinstance(body, bytes | bytearray):
         log.error("the %s exporter returned %s, not bytes", chosen.name, type(body).__name__)
-        raise ExportFailed(f"Exporting as {chosen.label} failed on our side; it has been logged.")
+        raise ExportFailed(
+            _(
+                "Exporting as %(format)s failed on our side; it has been logged.",
+                format=chosen.label,
+            )
+        )
     return bytes(body)
 
 
@@ -211,14 +233,16 @@ def export_one(
 def _selection(ids: Sequence[uuid.UUID]) -> list[Transcript]:
     unique = list(dict.fromkeys(ids))
     if not unique:
-        raise Unprocessable("Choose at least one transcript to export.", field="ids")
+        raise Unprocessable(_("Choose at least one transcript to export."), field="ids")
     if len(unique) > MAX_SELECTION:
-        raise Unprocessable(f"Export at most {MAX_SELECTION} transcripts at a time.", field="ids")
+        raise Unprocessable(
+            _("Export at most %(max)d transcripts at a time.", max=MAX_SELECTION), field="ids"
+        )
     rows = {
         t.id: t for t in db.session.scalars(select(Transcript).where(Transcript.id.in_(unique)))
     }
     if len(rows) != len(unique):  # another workspace's id answers like a missing one
-        raise NotFound("No such transcript.")
+        raise NotFound(_("No such transcript."))
     chosen = [rows[i] for i in unique]
     for t in chosen:
         _ready(t)
@@ -243,7 +267,7 @@ def export_zip(
     names = unique_names((t.title for t in transcripts), chosen_format.ext)
     workspace_id = current_workspace_id()
     if workspace_id is None:  # the scoped query above would have refused already
-        raise NotFound("No such transcript.")
+        raise NotFound(_("No such transcript."))
     items = [(t.id, name) for t, name in zip(transcripts, names, strict=True)]
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     return ZipExport(

@@ -9,6 +9,7 @@
 // - new recovery key: the passphrase -> a new key shown once -> replaces the old on confirm;
 // - private by default, lock/unlock in this browser, reset (clears this browser's keys first).
 
+import { t } from "../i18n.js";
 import * as pc from "./crypto.js";
 import { forgetKeyring, loadKeyring, lock, rememberKeys, requestUnlock, unlockedUntil } from "./keyring.js";
 
@@ -33,7 +34,7 @@ async function postJson(url, body) {
       body: JSON.stringify(body),
     });
   } catch (_err) {
-    throw new Error("The server could not be reached. Check your connection and try again.");
+    throw new Error(t("The server could not be reached. Check your connection and try again."));
   }
   let data = {};
   try {
@@ -42,7 +43,12 @@ async function postJson(url, body) {
     // a sign-in page or a proxy's error: no JSON
   }
   if (!resp.ok || resp.redirected) {
-    throw new Error(data.error || (resp.redirected ? "You were signed out. Sign in again." : `The server refused (${resp.status}).`));
+    throw new Error(
+      data.error ||
+        (resp.redirected
+          ? t("You were signed out. Sign in again.")
+          : t("The server refused (%(status)s).", { status: resp.status })),
+    );
   }
   return data;
 }
@@ -75,10 +81,14 @@ async function busy(button, label, box, work) {
 function newPassphrase(form) {
   const value = form.elements.passphrase.value;
   if ([...value].length < MIN_PASSPHRASE) {
-    throw new Error(`Your passphrase needs at least ${MIN_PASSPHRASE} characters. A few unrelated words are long and easy to remember.`);
+    throw new Error(
+      t("Your passphrase needs at least %(min)s characters. A few unrelated words are long and easy to remember.", {
+        min: MIN_PASSPHRASE,
+      }),
+    );
   }
   if (value !== form.elements.passphrase_again.value) {
-    throw new Error("The two new passphrases differ. Type the same one twice.");
+    throw new Error(t("The two new passphrases differ. Type the same one twice."));
   }
   return value;
 }
@@ -86,8 +96,8 @@ function newPassphrase(form) {
 function explain(err, what) {
   if (err instanceof pc.PrivateCryptoError && err.code === "wrong-key") {
     return new Error(what === "recovery"
-      ? "That recovery key does not open your keyring. Check it and try again."
-      : "That is not your current passphrase. Check it and try again.");
+      ? t("That recovery key does not open your keyring. Check it and try again.")
+      : t("That is not your current passphrase. Check it and try again."));
   }
   return err;
 }
@@ -98,7 +108,7 @@ async function freshKeyring() {
   const material = await loadKeyring();
   if (!material) {
     window.location.reload();
-    throw new Error("Private Transcript is not on any more.");
+    throw new Error(t("Private Transcript is not on any more."));
   }
   return material;
 }
@@ -115,20 +125,41 @@ async function dataKeyFrom(material, secret, via) {
 
 // ------------------------------------------------------------------ the recovery key, once
 
+// Lines of at most `width` characters, broken between words (a longer word stays whole).
+function wrap(text, width = 80) {
+  const lines = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  return [...lines, line];
+}
+
 function recoveryText(code) {
+  const account = t("Account:");
+  const made = t("Made:");
+  const pad = (label) => label.padEnd(Math.max(account.length, made.length) + 1);
+  const usage = t('Use it at %(url)s ("%(label)s").', {
+    url: `${location.origin}/account/private`,
+    label: t("Forgot passphrase? Use recovery key"),
+  });
   return [
-    "Verbatim - Private Transcript recovery key",
+    t("Verbatim - Private Transcript recovery key"),
     "",
-    `Account: ${root.dataset.email}`,
-    `Made:    ${new Date().toISOString().slice(0, 10)}`,
+    `${pad(account)}${root.dataset.email}`,
+    `${pad(made)}${new Date().toISOString().slice(0, 10)}`,
     "",
     `    ${code}`,
     "",
-    "This key opens your private transcripts if you forget your passphrase.",
-    "Keep it safe and away from this computer: anyone who has it can read them.",
-    `Use it at ${location.origin}/account/private ("Forgot passphrase? Use recovery key").`,
-    "If you lose both this key and your passphrase, nobody can recover your private",
-    "transcripts, including Verbatim.",
+    ...wrap(t("This key opens your private transcripts if you forget your passphrase.")),
+    ...wrap(t("Keep it safe and away from this computer: anyone who has it can read them.")),
+    usage,
+    ...wrap(t("If you lose both this key and your passphrase, nobody can recover your private transcripts, including Verbatim.")),
     "",
   ].join("\n");
 }
@@ -160,10 +191,10 @@ function showRecovery(panel, code, { finish, cancel }) {
   on(panel.querySelector("[data-copy-recovery]"), "click", async () => {
     try {
       await navigator.clipboard.writeText(code);
-      note.textContent = "Copied.";
+      note.textContent = t("Copied.");
     } catch (_err) {
       window.getSelection().selectAllChildren(codeBox);
-      note.textContent = "Selected: press Ctrl+C (or ⌘C) to copy.";
+      note.textContent = t("Selected: press Ctrl+C (or ⌘C) to copy.");
     }
   });
   on(panel.querySelector("[data-download-recovery]"), "click", () => {
@@ -173,11 +204,11 @@ function showRecovery(panel, code, { finish, cancel }) {
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 1000);
-    note.textContent = "Downloaded verbatim-recovery-key.txt.";
+    note.textContent = t("Downloaded %(file)s.", { file: "verbatim-recovery-key.txt" });
   });
   on(done, "click", () => {
     if (!saved.checked) return;
-    busy(done, "Saving…", error, async () => {
+    busy(done, t("Saving…"), error, async () => {
       await finish();
       close();
     });
@@ -198,7 +229,7 @@ function setUp() {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const button = form.querySelector("button[type=submit]");
-    busy(button, "Making your keys…", error, async () => {
+    busy(button, t("Making your keys…"), error, async () => {
       const passphrase = newPassphrase(form);
       const made = await pc.createKeyring(passphrase, root.dataset.userId, Number(root.dataset.iterations));
       const privateByDefault = form.elements.private_by_default.checked;
@@ -228,14 +259,14 @@ function changePassphrase() {
     event.preventDefault();
     const button = form.querySelector("button[type=submit]");
     show(form.querySelector("[data-done]"), "");
-    busy(button, "Changing…", form.querySelector("[data-error]"), async () => {
+    busy(button, t("Changing…"), form.querySelector("[data-error]"), async () => {
       const current = form.elements.current.value;
-      if (!current) throw new Error("Enter your current passphrase.");
+      if (!current) throw new Error(t("Enter your current passphrase."));
       const next = newPassphrase(form);
-      if (next === current) throw new Error("The new passphrase is the same as the current one.");
+      if (next === current) throw new Error(t("The new passphrase is the same as the current one."));
       await rewrap(await freshKeyring(), current, "passphrase", next);
       form.reset();
-      show(form.querySelector("[data-done]"), "Passphrase changed. Use the new one from now on; the old one no longer works.");
+      show(form.querySelector("[data-done]"), t("Passphrase changed. Use the new one from now on; the old one no longer works."));
     });
   });
 }
@@ -246,13 +277,16 @@ function recoverWithKey() {
     event.preventDefault();
     const button = form.querySelector("button[type=submit]");
     show(form.querySelector("[data-done]"), "");
-    busy(button, "Setting…", form.querySelector("[data-error]"), async () => {
+    busy(button, t("Setting…"), form.querySelector("[data-error]"), async () => {
       const code = form.elements.recovery_code.value.trim();
-      if (!code) throw new Error("Enter your recovery key.");
+      if (!code) throw new Error(t("Enter your recovery key."));
       const next = newPassphrase(form);
       await rewrap(await freshKeyring(), code, "recovery", next);
       form.reset();
-      show(form.querySelector("[data-done]"), "Your new passphrase is set, and your private transcripts are unlocked in this browser.");
+      show(
+        form.querySelector("[data-done]"),
+        t("Your new passphrase is set, and your private transcripts are unlocked in this browser."),
+      );
     });
   });
 }
@@ -279,9 +313,9 @@ function newRecoveryKey() {
     event.preventDefault();
     const button = form.querySelector("button[type=submit]");
     show(form.querySelector("[data-done]"), "");
-    busy(button, "Making…", form.querySelector("[data-error]"), async () => {
+    busy(button, t("Making…"), form.querySelector("[data-error]"), async () => {
       const current = form.elements.current.value;
-      if (!current) throw new Error("Enter your passphrase.");
+      if (!current) throw new Error(t("Enter your passphrase."));
       const material = await freshKeyring();
       const dataKey = await dataKeyFrom(material, current, "passphrase");
       let made;
@@ -297,7 +331,7 @@ function newRecoveryKey() {
           await postJson(root.dataset.keysUrl, { ...made.fields, via: "passphrase" });
           forgetKeyring();
           form.hidden = false;
-          show(form.querySelector("[data-done]"), "Your new recovery key is saved. The old one no longer works.");
+          show(form.querySelector("[data-done]"), t("Your new recovery key is saved. The old one no longer works."));
         },
         cancel: () => {
           form.hidden = false; // the old recovery key still works
@@ -314,13 +348,13 @@ function privateByDefault() {
   form.querySelector("[data-default-save]").hidden = true; // saved as it is ticked
   box.addEventListener("change", async () => {
     box.disabled = true;
-    note.textContent = "Saving…";
+    note.textContent = t("Saving…");
     try {
       const data = await postJson(form.action, { private_by_default: box.checked });
       box.checked = data.private_by_default;
       note.textContent = data.private_by_default
-        ? "Saved: new transcripts are private unless you choose otherwise."
-        : "Saved: new transcripts are not private unless you choose so.";
+        ? t("Saved: new transcripts are private unless you choose otherwise.")
+        : t("Saved: new transcripts are not private unless you choose so.");
     } catch (err) {
       box.checked = !box.checked;
       note.textContent = err.message;
@@ -343,8 +377,10 @@ function lockState() {
       return;
     }
     state.textContent = until
-      ? `Unlocked in this browser until ${new Date(until).toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}.`
-      : "Locked in this browser: private transcripts ask for your passphrase before they open.";
+      ? t("Unlocked in this browser until %(until)s.", {
+          until: new Date(until).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }),
+        })
+      : t("Locked in this browser: private transcripts ask for your passphrase before they open.");
     unlockButton.hidden = Boolean(until);
     lockButton.hidden = !until;
   };

@@ -12,6 +12,8 @@
 // Keys that leave this module as CryptoKeys are non-extractable; raw key bytes live only
 // as long as a wrap or re-wrap needs them.
 
+import { t } from "../i18n.js";
+
 export const VERSION = 1;
 export const KDF = "PBKDF2-SHA256";
 export const MIN_ITERATIONS = 600000;
@@ -92,7 +94,7 @@ export async function wrap(key, plaintext, associated) {
 }
 
 export async function unwrap(key, blob, associated) {
-  if (blob.length < IV_BYTES + 16) throw new PrivateCryptoError("malformed", "The encrypted data is too short to be valid.");
+  if (blob.length < IV_BYTES + 16) throw new PrivateCryptoError("malformed", t("The encrypted data is too short to be valid."));
   try {
     const plain = await subtle.decrypt(
       { name: "AES-GCM", iv: blob.subarray(0, IV_BYTES), additionalData: associated },
@@ -103,7 +105,7 @@ export async function unwrap(key, blob, associated) {
   } catch {
     throw new PrivateCryptoError(
       "wrong-key",
-      "This does not open with your key: a wrong passphrase or key, or data that was changed or moved.",
+      t("This does not open with your key: a wrong passphrase or key, or data that was changed or moved."),
     );
   }
 }
@@ -114,9 +116,14 @@ function aesKey(raw, usages = ["encrypt", "decrypt"]) {
 
 export async function passphraseKey(passphrase, salt, iterations) {
   if (!(iterations >= MIN_ITERATIONS && iterations <= MAX_ITERATIONS)) {
-    throw new PrivateCryptoError("unsupported", `Unsupported key derivation cost: ${iterations} iterations.`);
+    throw new PrivateCryptoError(
+      "unsupported",
+      t("Unsupported key derivation cost: %(iterations)s iterations.", { iterations }),
+    );
   }
-  if (salt.length !== SALT_BYTES) throw new PrivateCryptoError("malformed", "The key derivation salt must be 16 bytes.");
+  if (salt.length !== SALT_BYTES) {
+    throw new PrivateCryptoError("malformed", t("The key derivation salt must be %(bytes)s bytes.", { bytes: SALT_BYTES }));
+  }
   const base = await subtle.importKey("raw", utf8.encode(passphrase.normalize("NFC")), "PBKDF2", false, ["deriveKey"]);
   return subtle.deriveKey(
     { name: "PBKDF2", hash: "SHA-256", salt, iterations },
@@ -166,7 +173,7 @@ export function recoveryCode(key) {
 export function parseRecoveryCode(code) {
   const text = code.toUpperCase().replace(/[\s-]/g, "");
   if (text.length !== 52 || [...text].some((ch) => !B32.includes(ch))) {
-    throw new PrivateCryptoError("malformed", "A recovery key is 52 letters and digits (2-7) in groups of four.");
+    throw new PrivateCryptoError("malformed", t("A recovery key is 52 letters and digits (2-7) in groups of four."));
   }
   const out = new Uint8Array(KEY_BYTES);
   let bits = 0;
@@ -198,17 +205,20 @@ export async function unpack(bytes) {
   try {
     return JSON.parse(new TextDecoder().decode(await pipe(bytes, new DecompressionStream("gzip"))));
   } catch {
-    throw new PrivateCryptoError("malformed", "The decrypted transcript is not readable.");
+    throw new PrivateCryptoError("malformed", t("The decrypted transcript is not readable."));
   }
 }
 
 export function envelopeKind(envelope) {
-  if (envelope.length < 2) throw new PrivateCryptoError("malformed", "Not an encrypted transcript.");
+  if (envelope.length < 2) throw new PrivateCryptoError("malformed", t("Not an encrypted transcript."));
   if (envelope[0] !== VERSION) {
-    throw new PrivateCryptoError("unsupported", `Unsupported encryption format version ${envelope[0]}.`);
+    throw new PrivateCryptoError(
+      "unsupported",
+      t("Unsupported encryption format version %(version)s.", { version: envelope[0] }),
+    );
   }
   if (envelope[1] !== CONTENT && envelope[1] !== SEALED) {
-    throw new PrivateCryptoError("malformed", "Unknown kind of encrypted transcript.");
+    throw new PrivateCryptoError("malformed", t("Unknown kind of encrypted transcript."));
   }
   return envelope[1];
 }
@@ -227,14 +237,14 @@ export async function openEnvelope(envelope, keys, workspaceId, transcriptId) {
   const associated = transcriptAad(header, workspaceId, transcriptId);
   if (kind === CONTENT) return unpack(await unwrap(keys.contentKey, envelope.subarray(2), associated));
   if (envelope.length < 2 + POINT_BYTES + IV_BYTES + 16) {
-    throw new PrivateCryptoError("malformed", "The encrypted transcript is truncated.");
+    throw new PrivateCryptoError("malformed", t("The encrypted transcript is truncated."));
   }
   const point = envelope.subarray(2, 2 + POINT_BYTES);
   let ephemeral;
   try {
     ephemeral = await subtle.importKey("raw", point, { name: "ECDH", namedCurve: "P-256" }, false, []);
   } catch {
-    throw new PrivateCryptoError("malformed", "The encrypted transcript names an invalid key.");
+    throw new PrivateCryptoError("malformed", t("The encrypted transcript names an invalid key."));
   }
   const shared = new Uint8Array(await subtle.deriveBits({ name: "ECDH", public: ephemeral }, keys.privateKey, 256));
   const key = await aesKey(await hkdfBytes(shared, SEAL_INFO, point), ["decrypt"]);

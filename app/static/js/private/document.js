@@ -11,6 +11,8 @@
 // a segment cannot be empty, a speaker's name is 1 to 120 characters, and edited text
 // keeps the timings of the words that are still there. Nothing here mutates its input.
 
+import { locale, t } from "../i18n.js";
+
 export const VERSION = 1;
 export const MAX_TEXT = 10000;
 export const MAX_NAME = 120;
@@ -273,13 +275,17 @@ function readWord(raw) {
 // A checked, tidy copy of a decrypted document; DocumentError when it is not one.
 export function readDocument(raw) {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
-    throw new DocumentError("The decrypted transcript is not a transcript document.");
+    throw new DocumentError(t("The decrypted transcript is not a transcript document."));
   }
   if (raw.v !== VERSION) {
-    throw new DocumentError(`This transcript was saved in a newer format (version ${raw.v}); reload the page to update.`);
+    throw new DocumentError(
+      t("This transcript was saved in a newer format (version %(version)s); reload the page to update.", {
+        version: raw.v,
+      }),
+    );
   }
   if (!Array.isArray(raw.segments) || (raw.speakers != null && !Array.isArray(raw.speakers))) {
-    throw new DocumentError("The decrypted transcript has no list of segments.");
+    throw new DocumentError(t("The decrypted transcript has no list of segments."));
   }
   const speakers = [];
   for (const s of raw.speakers || []) {
@@ -288,7 +294,7 @@ export function readDocument(raw) {
     speakers.push({ label: s.label, name: clean(s.name) || s.label });
   }
   const segments = raw.segments.map((s) => {
-    if (!s || typeof s !== "object") throw new DocumentError("The decrypted transcript has a malformed segment.");
+    if (!s || typeof s !== "object") throw new DocumentError(t("The decrypted transcript has a malformed segment."));
     const start = Math.max(0, finite(s.start, 0));
     return {
       start,
@@ -353,7 +359,7 @@ export function view(doc, low = LOW_CONFIDENCE) {
 
 function segmentAt(doc, index) {
   const seg = Number.isInteger(index) ? doc.segments[index] : undefined;
-  if (!seg) throw new DocumentError(`There is no segment ${index} in this transcript.`);
+  if (!seg) throw new DocumentError(t("There is no segment %(index)s in this transcript.", { index }));
   return seg;
 }
 
@@ -367,9 +373,14 @@ function withSegment(doc, index, change) {
 export function setSegmentText(doc, index, text) {
   const seg = segmentAt(doc, index);
   const cleaned = clean(text);
-  if (!cleaned) throw new DocumentError("A segment cannot be empty.");
+  if (!cleaned) throw new DocumentError(t("A segment cannot be empty."));
   if (cleaned.length > MAX_TEXT) {
-    throw new DocumentError(`A segment holds at most ${MAX_TEXT.toLocaleString("en")} characters (${cleaned.length.toLocaleString("en")} given).`);
+    throw new DocumentError(
+      t("A segment holds at most %(max)s characters (%(given)s given).", {
+        max: MAX_TEXT.toLocaleString(locale()),
+        given: cleaned.length.toLocaleString(locale()),
+      }),
+    );
   }
   if (cleaned === seg.text) return doc;
   return withSegment(doc, index, {
@@ -380,7 +391,9 @@ export function setSegmentText(doc, index, text) {
 
 export function checkName(raw) {
   const name = clean(raw);
-  if (!name || name.length > MAX_NAME) throw new DocumentError(`A speaker's name must be 1 to ${MAX_NAME} characters.`);
+  if (!name || name.length > MAX_NAME) {
+    throw new DocumentError(t("A speaker's name must be 1 to %(max)s characters.", { max: MAX_NAME }));
+  }
   return name;
 }
 
@@ -388,7 +401,7 @@ export function checkName(raw) {
 export function renameSpeaker(doc, label, name) {
   const checked = checkName(name);
   if (!doc.speakers.some((s) => s.label === label)) {
-    throw new DocumentError(`There is no speaker ${label} in this transcript.`);
+    throw new DocumentError(t("There is no speaker %(label)s in this transcript.", { label }));
   }
   return { ...doc, speakers: doc.speakers.map((s) => (s.label === label ? { ...s, name: checked } : s)) };
 }
@@ -397,7 +410,7 @@ export function renameSpeaker(doc, label, name) {
 export function setSegmentSpeaker(doc, index, label) {
   const seg = segmentAt(doc, index);
   if (label !== null && !doc.speakers.some((s) => s.label === label)) {
-    throw new DocumentError(`There is no speaker ${label} in this transcript.`);
+    throw new DocumentError(t("There is no speaker %(label)s in this transcript.", { label }));
   }
   if (seg.speaker === label) return doc;
   return withSegment(doc, index, { speaker: label });

@@ -13,6 +13,7 @@
 //
 // Loaded by the layout on every page (for the sign-out hook); pages import what they use.
 
+import { t } from "../i18n.js";
 import * as pc from "./crypto.js";
 
 const DB_NAME = "verbatim-private";
@@ -77,7 +78,11 @@ async function fetchKeyring() {
   const json = (resp.headers.get("Content-Type") || "").includes("application/json");
   if (resp.status === 404 && json) return null;
   if (!resp.ok || !json || resp.redirected) {
-    throw new Error(resp.redirected ? "You were signed out. Sign in again." : `Could not load your keyring (${resp.status}).`);
+    throw new Error(
+      resp.redirected
+        ? t("You were signed out. Sign in again.")
+        : t("Could not load your keyring (%(status)s).", { status: resp.status }),
+    );
   }
   return resp.json();
 }
@@ -165,24 +170,24 @@ function dialog() {
   const found = document.getElementById(DIALOG_ID);
   if (found) return found;
   ensureStyles();
-  const passphrase = el("label", { dataset: { mode: "passphrase" } }, "Passphrase",
+  const passphrase = el("label", { dataset: { mode: "passphrase" } }, t("Passphrase"),
     el("input", { type: "password", name: "passphrase", autocomplete: "current-password" }));
-  const recovery = el("label", { dataset: { mode: "recovery" }, hidden: true }, "Recovery key",
+  const recovery = el("label", { dataset: { mode: "recovery" }, hidden: true }, t("Recovery key"),
     el("input", { type: "text", name: "recovery_code", autocomplete: "off", spellcheck: false,
       placeholder: "ABCD-EFGH-…" }));
   const node = el("dialog", { id: DIALOG_ID, className: "private-unlock", "aria-labelledby": `${DIALOG_ID}-title` },
     el("form", { method: "dialog" },
-      el("h2", { id: `${DIALOG_ID}-title` }, "Unlock Private Transcript"),
+      el("h2", { id: `${DIALOG_ID}-title` }, t("Unlock Private Transcript")),
       el("p", { className: "muted" },
-        `Your passphrase opens your private transcripts in this browser for up to ${UNLOCK_HOURS} hours. `
-        + "It never leaves this browser."),
+        t("Your passphrase opens your private transcripts in this browser for up to %(hours)s hours. It never leaves this browser.",
+          { hours: UNLOCK_HOURS })),
       passphrase,
       recovery,
       el("p", { className: "flash error", role: "alert", hidden: true, dataset: { privateError: "" } }),
       el("div", { className: "row" },
-        el("button", { type: "submit", value: "unlock" }, "Unlock"),
-        el("button", { type: "button", className: "link", dataset: { privateSwitch: "" } }, "Use recovery key"),
-        el("button", { type: "button", className: "secondary", value: "cancel", dataset: { privateCancel: "" } }, "Cancel"))));
+        el("button", { type: "submit", value: "unlock" }, t("Unlock")),
+        el("button", { type: "button", className: "link", dataset: { privateSwitch: "" } }, t("Use recovery key")),
+        el("button", { type: "button", className: "secondary", value: "cancel", dataset: { privateCancel: "" } }, t("Cancel")))));
   document.body.append(node);
   return node;
 }
@@ -194,7 +199,7 @@ function showMode(node, mode) {
     label.style.display = label.hidden ? "none" : ""; // pages' "form label" rules beat [hidden]
   }
   const toggle = node.querySelector("[data-private-switch]");
-  if (toggle) toggle.textContent = mode === "recovery" ? "Use passphrase" : "Use recovery key";
+  if (toggle) toggle.textContent = mode === "recovery" ? t("Use passphrase") : t("Use recovery key");
   node.querySelector(mode === "recovery" ? "input[name=recovery_code]" : "input[name=passphrase]")?.focus();
 }
 
@@ -205,14 +210,16 @@ function say(node, message) {
 }
 
 const WRONG = {
-  passphrase: "That passphrase does not unlock your keyring. Check it and try again.",
-  recovery: "That recovery key does not unlock your keyring. Check it and try again.",
+  passphrase: t("That passphrase does not unlock your keyring. Check it and try again."),
+  recovery: t("That recovery key does not unlock your keyring. Check it and try again."),
 };
 
 async function unlockWith(node, material) {
   const mode = node.dataset.mode || "passphrase";
   const input = node.querySelector(mode === "recovery" ? "input[name=recovery_code]" : "input[name=passphrase]");
-  if (!input.value) throw new pc.PrivateCryptoError("empty", mode === "recovery" ? "Enter your recovery key." : "Enter your passphrase.");
+  if (!input.value) {
+    throw new pc.PrivateCryptoError("empty", mode === "recovery" ? t("Enter your recovery key.") : t("Enter your passphrase."));
+  }
   const userId = material.user_id;
   const dataKey = mode === "recovery"
     ? await pc.dataKeyFromRecovery(material, input.value, userId)
@@ -254,7 +261,7 @@ export function requestUnlock() {
         submit.disabled = true;
         say(node, "");
         const label = submit.textContent;
-        submit.textContent = "Unlocking…";
+        submit.textContent = t("Unlocking…");
         try {
           const keys = await unlockWith(node, material);
           await rememberKeys(material.user_id, keys);

@@ -22,6 +22,7 @@
 // p.text > span.w[data-start]); [data-private-exports] with [data-private-export=fmt],
 // [data-private-print]; #private-print.
 
+import { t } from "../i18n.js";
 import { PrivateCryptoError, encryptDocument, fingerprint, fromBase64, openEnvelope } from "./crypto.js";
 import { loadKeyring, requestUnlock, unlockedKeys } from "./keyring.js";
 import * as D from "./document.js";
@@ -51,7 +52,7 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
-const at2 = (t) => (t === null || t === undefined ? "" : Number(t).toFixed(2));
+const at2 = (time) => (time === null || time === undefined ? "" : Number(time).toFixed(2));
 
 // A failure to show: `kind` names the case for tests and styles.
 class Failure extends Error {
@@ -63,12 +64,16 @@ class Failure extends Error {
   }
 }
 
+function answered(resp) {
+  return t("the server answered %(status)s", { status: resp.status });
+}
+
 async function refusal(resp) {
   try {
     const body = await resp.json();
-    return body.error || `the server answered ${resp.status}`;
+    return body.error || answered(resp);
   } catch (_err) {
-    return `the server answered ${resp.status}`;
+    return answered(resp);
   }
 }
 
@@ -125,8 +130,8 @@ class PrivateTranscript {
 
   // While a stale save waits for the person's choice, that stays the news.
   sayUnsaved(note = "") {
-    if (this.conflict) this.say("Not saved: choose a version", "error");
-    else this.say(note || "Unsaved changes…", "");
+    if (this.conflict) this.say(t("Not saved: choose a version"), "error");
+    else this.say(note || t("Unsaved changes…"), "");
   }
 
   showFailure(failure) {
@@ -135,17 +140,17 @@ class PrivateTranscript {
     box.dataset.kind = failure.kind;
     const actions = el("p", { className: "actions" });
     if (failure.unlock) {
-      const button = el("button", { type: "button", className: "small", text: "Unlock" });
+      const button = el("button", { type: "button", className: "small", text: t("Unlock") });
       button.addEventListener("click", () => this.open());
       actions.append(button);
     }
     if (failure.retry) {
-      const button = el("button", { type: "button", className: "small secondary", text: "Try again" });
+      const button = el("button", { type: "button", className: "small secondary", text: t("Try again") });
       button.addEventListener("click", () => this.open());
       actions.append(button);
     }
     if (failure.kind === "no-keyring" || failure.kind === "keyring-reset") {
-      actions.append(el("a", { href: "/account/private", text: "Private Transcript settings" }));
+      actions.append(el("a", { href: "/account/private", text: t("Private Transcript settings") }));
     }
     if (actions.childNodes.length) box.append(actions);
     box.hidden = false;
@@ -161,7 +166,7 @@ class PrivateTranscript {
 
   async open() {
     this.clearFailure();
-    this.say("Decrypting in this browser…", "busy");
+    this.say(t("Decrypting in this browser…"), "busy");
     try {
       await this.keyring();
       const envelope = await this.fetchEnvelope();
@@ -177,13 +182,16 @@ class PrivateTranscript {
       this.hideConflict();
       this.render();
       this.setExports(true);
-      this.say("Decrypted in this browser.", "ok");
+      this.say(t("Decrypted in this browser."), "ok");
       this.root.dataset.state = "open";
       // The worker's envelope opens with the private key; stored again under the data key
       // it no longer depends on a key the worker chose.
       if (this.kind === "sealed" && this.canEdit) await this.save({ reseal: true });
     } catch (err) {
-      const failure = err instanceof Failure ? err : new Failure("error", `Something went wrong: ${err?.message || err}`, { retry: true });
+      const failure =
+        err instanceof Failure
+          ? err
+          : new Failure("error", t("Something went wrong: %(error)s", { error: err?.message || err }), { retry: true });
       this.forget();
       this.root.dataset.state = failure.kind;
       this.say("");
@@ -196,12 +204,14 @@ class PrivateTranscript {
     try {
       material = await loadKeyring();
     } catch (err) {
-      throw new Failure("network", `Your keyring could not be loaded: ${err.message}`, { retry: true });
+      throw new Failure("network", t("Your keyring could not be loaded: %(error)s", { error: err.message }), {
+        retry: true,
+      });
     }
     if (!material) {
       throw new Failure(
         "no-keyring",
-        "Private Transcript is not set up on your account any more (it was reset), so this transcript cannot be opened.",
+        t("Private Transcript is not set up on your account any more (it was reset), so this transcript cannot be opened."),
       );
     }
     const current = material.fingerprint || (await fingerprint(fromBase64(material.public_key)));
@@ -212,8 +222,7 @@ class PrivateTranscript {
   resetFailure() {
     return new Failure(
       "keyring-reset",
-      "This transcript was encrypted for a keyring that has since been reset: your current keys " +
-        "cannot open it. Only the passphrase or recovery key of the old keyring could, and those no longer exist here.",
+      t("This transcript was encrypted for a keyring that has since been reset: your current keys cannot open it. Only the passphrase or recovery key of the old keyring could, and those no longer exist here."),
     );
   }
 
@@ -222,10 +231,16 @@ class PrivateTranscript {
     try {
       resp = await fetch(this.url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/octet-stream" } });
     } catch (_err) {
-      throw new Failure("network", "The encrypted transcript could not be loaded: the server could not be reached.", { retry: true });
+      throw new Failure("network", t("The encrypted transcript could not be loaded: the server could not be reached."), {
+        retry: true,
+      });
     }
     if (!resp.ok) {
-      throw new Failure("network", `The encrypted transcript could not be loaded: ${await refusal(resp)}`, { retry: true });
+      throw new Failure(
+        "network",
+        t("The encrypted transcript could not be loaded: %(reason)s", { reason: await refusal(resp) }),
+        { retry: true },
+      );
     }
     return {
       bytes: new Uint8Array(await resp.arrayBuffer()),
@@ -240,9 +255,13 @@ class PrivateTranscript {
       keys = (await unlockedKeys()) || (await requestUnlock());
     } catch (err) {
       if (err?.message === "cancelled") {
-        throw new Failure("locked", "Your Private Transcript keys are locked: unlock them to read this transcript.", { unlock: true });
+        throw new Failure("locked", t("Your Private Transcript keys are locked: unlock them to read this transcript."), {
+          unlock: true,
+        });
       }
-      throw new Failure("network", `Your keys could not be unlocked: ${err?.message || err}`, { retry: true });
+      throw new Failure("network", t("Your keys could not be unlocked: %(error)s", { error: err?.message || err }), {
+        retry: true,
+      });
     }
     if (this.expected && keys.fingerprint !== this.expected) throw this.resetFailure();
     return keys;
@@ -253,7 +272,7 @@ class PrivateTranscript {
       return D.readDocument(await openEnvelope(bytes, keys, this.workspaceId, this.id));
     } catch (err) {
       if (err instanceof PrivateCryptoError || err instanceof D.DocumentError) {
-        throw new Failure("decrypt", `This transcript could not be decrypted with your key: ${err.message}`);
+        throw new Failure("decrypt", t("This transcript could not be decrypted with your key: %(error)s", { error: err.message }));
       }
       throw err;
     }
@@ -280,7 +299,11 @@ class PrivateTranscript {
     this.forget();
     this.root.dataset.state = "locked";
     this.say("");
-    this.showFailure(new Failure("locked", "Your Private Transcript keys were locked: unlock them to read this transcript.", { unlock: true }));
+    this.showFailure(
+      new Failure("locked", t("Your Private Transcript keys were locked: unlock them to read this transcript."), {
+        unlock: true,
+      }),
+    );
   }
 
   // ---------------------------------------------------------------- drawing
@@ -290,7 +313,7 @@ class PrivateTranscript {
     this.renderSpeakers(model);
     const frag = document.createDocumentFragment();
     for (const seg of model.segments) frag.append(this.segmentNode(seg, model));
-    if (!model.segments.length) frag.append(el("p", { className: "muted", text: "No speech was found in this recording." }));
+    if (!model.segments.length) frag.append(el("p", { className: "muted", text: t("No speech was found in this recording.") }));
     this.segmentsEl.replaceChildren(frag);
     this.editing = null;
   }
@@ -308,8 +331,8 @@ class PrivateTranscript {
           type: "button",
           className: "speaker link",
           dataset: { segSpeaker: "" },
-          title: "Change who said this",
-          text: seg.name || "No speaker",
+          title: t("Change who said this"),
+          text: seg.name || t("No speaker"),
         }),
       );
     } else if (seg.name) {
@@ -318,7 +341,7 @@ class PrivateTranscript {
     const text = el("p", { className: "text", dataset: { segText: "" } });
     if (this.canEdit) {
       text.tabIndex = 0;
-      text.title = "Double-click a word or press Enter to edit";
+      text.title = t("Double-click a word or press Enter to edit");
     }
     if (seg.words) {
       seg.words.forEach((w, i) => {
@@ -347,12 +370,19 @@ class PrivateTranscript {
     list.replaceChildren(
       ...model.speakers.map((s) => {
         if (!this.canEdit) return el("li", {}, `${s.name} `, el("small", { text: s.label }));
-        const input = el("input", { type: "text", name: "name", required: true, maxlength: String(D.MAX_NAME), value: s.name, "aria-label": `Name of ${s.label}` });
+        const input = el("input", {
+          type: "text",
+          name: "name",
+          required: true,
+          maxlength: String(D.MAX_NAME),
+          value: s.name,
+          "aria-label": t("Name of %(speaker)s", { speaker: s.label }),
+        });
         const form = el(
           "form",
           { className: "inline speaker-form", dataset: { label: s.label } },
           input,
-          el("button", { type: "submit", className: "small", text: "Rename" }),
+          el("button", { type: "submit", className: "small", text: t("Rename") }),
           el("small", { text: s.label }),
         );
         return el("li", {}, form);
@@ -405,7 +435,11 @@ class PrivateTranscript {
     this.commitEditing(true);
     const seg = this.doc.segments[index];
     const text = segNode.querySelector("[data-seg-text]");
-    const box = el("textarea", { className: "seg-input", rows: "2", "aria-label": `Text at ${D.stamp(seg.start)}` });
+    const box = el("textarea", {
+      className: "seg-input",
+      rows: "2",
+      "aria-label": t("Text at %(time)s", { time: D.stamp(seg.start) }),
+    });
     box.value = seg.text;
     const note = el("p", { className: "seg-note", role: "alert", hidden: true });
     text.hidden = true;
@@ -459,7 +493,7 @@ class PrivateTranscript {
       if (!(err instanceof D.DocumentError)) throw err;
       editing.note.textContent = err.message;
       editing.note.hidden = false;
-      this.say("Not saved", "error");
+      this.say(t("Not saved"), "error");
       return false;
     }
     this.change(doc);
@@ -481,10 +515,10 @@ class PrivateTranscript {
     const seg = this.doc.segments[index];
     const select = el(
       "select",
-      { className: "seg-speaker", "aria-label": `Speaker at ${D.stamp(seg.start)}` },
+      { className: "seg-speaker", "aria-label": t("Speaker at %(time)s", { time: D.stamp(seg.start) }) },
       ...this.doc.speakers.map((s) => el("option", { value: s.label, selected: s.label === seg.speaker }, s.name)),
-      el("option", { value: "", selected: !seg.speaker }, "No speaker"),
-      el("option", { value: "+new" }, "New speaker…"),
+      el("option", { value: "", selected: !seg.speaker }, t("No speaker")),
+      el("option", { value: "+new" }, t("New speaker…")),
     );
     button.replaceWith(select);
     select.focus();
@@ -530,7 +564,7 @@ class PrivateTranscript {
     for (const node of this.segmentsEl.querySelectorAll(`.segment[data-speaker="${CSS.escape(label)}"] .speaker`)) {
       node.textContent = name;
     }
-    this.say(`${label} is now called ${name}. Saving…`, "busy");
+    this.say(t("%(label)s is now called %(name)s. Saving…", { label, name }), "busy");
     this.save();
   }
 
@@ -551,7 +585,7 @@ class PrivateTranscript {
     const doc = this.doc;
     const base = overwrite ? this.conflict.revision : this.revision;
     this.dirty = false;
-    this.say(reseal ? "Storing it under your key…" : "Saving…", "busy");
+    this.say(reseal ? t("Storing it under your key…") : t("Saving…"), "busy");
     this.saving = this.put(doc, base, reseal).finally(() => {
       this.saving = null;
       if (this.again) {
@@ -573,7 +607,7 @@ class PrivateTranscript {
         headers: { "Content-Type": "application/octet-stream", "If-Match": `"${base}"`, "X-CSRFToken": csrfToken() },
       });
     } catch (_err) {
-      this.failedSave("Not saved: the server could not be reached. Trying again shortly…");
+      this.failedSave(t("Not saved: the server could not be reached. Trying again shortly…"));
       return;
     }
     if (!this.doc) return; // forgotten meanwhile (locked)
@@ -584,8 +618,8 @@ class PrivateTranscript {
       this.kind = "content";
       this.conflict = null;
       this.hideConflict();
-      if (this.dirty) this.say("Unsaved changes…", "");
-      else this.say(reseal ? "Decrypted in this browser and stored under your key." : "Saved", "ok");
+      if (this.dirty) this.say(t("Unsaved changes…"), "");
+      else this.say(reseal ? t("Decrypted in this browser and stored under your key.") : t("Saved"), "ok");
       return;
     }
     const message = await this.readRefusal(resp);
@@ -600,15 +634,15 @@ class PrivateTranscript {
       return;
     }
     this.dirty = true;
-    this.say(`Not saved: ${message.error}`, "error");
+    this.say(t("Not saved: %(reason)s", { reason: message.error }), "error");
   }
 
   async readRefusal(resp) {
     try {
       const body = await resp.json();
-      return { error: body.error || `the server answered ${resp.status}`, revision: body.revision };
+      return { error: body.error || answered(resp), revision: body.revision };
     } catch (_err) {
-      return { error: `the server answered ${resp.status}` };
+      return { error: answered(resp) };
     }
   }
 
@@ -622,9 +656,9 @@ class PrivateTranscript {
   showConflict(message, revision) {
     this.conflict = { revision, message };
     clearTimeout(this.timer);
-    this.say("Not saved: choose a version", "error");
-    const reload = el("button", { type: "button", className: "small secondary", text: "Reload theirs" });
-    const keep = el("button", { type: "button", className: "small", text: "Keep mine (overwrite)" });
+    this.say(t("Not saved: choose a version"), "error");
+    const reload = el("button", { type: "button", className: "small secondary", text: t("Reload theirs") });
+    const keep = el("button", { type: "button", className: "small", text: t("Keep mine (overwrite)") });
     reload.addEventListener("click", () => {
       this.conflict = null;
       this.open();
@@ -638,7 +672,7 @@ class PrivateTranscript {
       el(
         "p",
         { className: "muted" },
-        "Reload theirs to see the saved version (your changes here are dropped), or keep yours and overwrite it.",
+        t("Reload theirs to see the saved version (your changes here are dropped), or keep yours and overwrite it."),
       ),
       el("p", { className: "choose" }, reload, keep),
     );
