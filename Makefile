@@ -45,6 +45,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/ai.py
 	$(BIN)/python bench/private.py
 	$(BIN)/python bench/billing.py
+	$(BIN)/python bench/privacy.py
+	$(BIN)/python bench/i18n.py
 
 # Resolve the newest versions pyproject.toml allows in a scratch venv and pin them;
 # then run `make test` before committing the new constraints.txt.
