@@ -32,6 +32,7 @@ from flask_babel import lazy_gettext as _l
 from joserfc.errors import JoseError
 
 from app.auth import services
+from app.auth.models import User
 from app.auth.routes import start_session
 from app.errors import ServiceError
 from app.extensions import limiter
@@ -142,7 +143,8 @@ def callback() -> Any:
     return redirect(url_for("web.index"))
 
 
-def _sign_in(identity: dict[str, Any], *, age_confirmed: bool) -> Any:
+def _sign_in(identity: dict[str, Any], *, age_confirmed: bool) -> User | None:
+    """The account of the identity; None while a new one waits for the age confirmation."""
     return services.sign_in_with_oidc(
         "google",
         identity["sub"],
