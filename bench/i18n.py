@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import start_services  # noqa: E402
 from bench.privacy import env_for  # noqa: E402
-from tests.services import Postgres, RedisServer  # noqa: E402
 
 LANGUAGES = ("en", "de", "fr")
 
@@ -40,11 +40,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        pg, rs = Postgres(), RedisServer()
-        pg.start()
-        stack.callback(pg.stop)
-        rs.start()
-        stack.callback(rs.stop)
+        pg, rs = start_services(stack)
         (Path(tmp) / "staging").mkdir()
         os.environ.update(env_for(pg, rs.url, tmp))
 

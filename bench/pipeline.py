@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.services import Postgres, RedisServer  # noqa: E402
+from bench.harness import start_services  # noqa: E402
+from tests.services import Postgres  # noqa: E402
 from tests.speech import load_pcm, make_speech  # noqa: E402
 
 TARGET = 1.10
@@ -134,11 +135,7 @@ def main() -> int:
     parser.add_argument("--model", default="tiny-random")
     args = parser.parse_args()
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="verbatim-bench-") as tmp:
-        pg, rs = Postgres(), RedisServer()
-        pg.start()
-        stack.callback(pg.stop)
-        rs.start()
-        stack.callback(rs.stop)
+        pg, rs = start_services(stack)
         env = env_for(pg, rs.url, str(Path(tmp) / "staging"), args.model)
         os.environ.update(env)
         from app import create_app

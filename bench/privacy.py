@@ -36,7 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.services import Postgres, RedisServer  # noqa: E402
+from bench.harness import start_services  # noqa: E402
+from tests.services import Postgres  # noqa: E402
 
 PASSWORD = "quiet lantern orbit meadow 77"
 _SENTENCE = (
@@ -233,11 +234,7 @@ def main() -> int:
     began = time.perf_counter()
 
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        pg, rs = Postgres(), RedisServer()
-        pg.start()
-        stack.callback(pg.stop)
-        rs.start()
-        stack.callback(rs.stop)
+        pg, rs = start_services(stack)
         (Path(tmp) / "staging").mkdir()
         os.environ.update(env_for(pg, rs.url, tmp))
 

@@ -32,7 +32,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.services import Postgres, RedisServer  # noqa: E402
+from bench.harness import start_services  # noqa: E402
+from tests.services import Postgres  # noqa: E402
 
 PAGE_RATIO_TARGET = 5.0
 PAGE_MS_TARGET = 300.0
@@ -122,11 +123,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        pg, rs = Postgres(), RedisServer()
-        pg.start()
-        stack.callback(pg.stop)
-        rs.start()
-        stack.callback(rs.stop)
+        pg, rs = start_services(stack)
         os.environ.update(env_for(pg, rs.url, tmp))
 
         from app import create_app

@@ -25,8 +25,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import start_services  # noqa: E402
 from bench.web import app_env, gunicorn  # noqa: E402
-from tests.services import Postgres, RedisServer  # noqa: E402
 
 TARGET_GROWTH_MB = 64.0
 PIECE = 64 * 1024 * 1024
@@ -121,11 +121,7 @@ def main() -> int:
     args = parser.parse_args()
     size = int(args.gigabytes * 1024**3)
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="verbatim-bench-") as tmp:
-        pg, rs = Postgres(), RedisServer()
-        pg.start()
-        stack.callback(pg.stop)
-        rs.start()
-        stack.callback(rs.stop)
+        pg, rs = start_services(stack)
         env = app_env(pg, rs.url) | {
             "VERBATIM_STAGING_DIR": str(Path(tmp) / "staging"),
             "VERBATIM_UPLOAD_MAX_BYTES": str(size + 1),
