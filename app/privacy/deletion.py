@@ -40,6 +40,8 @@ from app.ai.models import AiConversation, AiMessage
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey, User
 from app.auth.passwords import verify_password
+from app.billing import subscriptions
+from app.billing.models import BillingAccount, CreditGrant, Payment
 from app.db import Base, WorkspaceScoped, as_utc, utcnow
 from app.errors import Conflict, ServiceError
 from app.extensions import db
@@ -257,13 +259,8 @@ def delete_team(workspace_id: uuid.UUID, now: datetime | None = None) -> dict[st
     cancelled at Stripe first (ProcessorError, nothing changed, when that fails). Where
     money changed hands, its payment records stay, as the law requires, under a nameless
     tombstone no one can open. Call inside the workspace's scope. Commits."""
-    from app.billing import subscriptions
-    from app.billing.models import BillingAccount, CreditGrant, Payment
-
     counts: Counter[str] = Counter()
-    account = db.session.scalar(select(BillingAccount).with_for_update())
-    if account is not None and subscriptions.end_now(account, now):
-        counts["subscriptions_cancelled"] += 1
+    account = _end_subscription(counts, now)
     paid = bool(
         (account is not None and account.stripe_customer_id)
         or db.session.scalar(select(Payment.id).limit(1))
@@ -286,13 +283,17 @@ def delete_team(workspace_id: uuid.UUID, now: datetime | None = None) -> dict[st
     return dict(counts)
 
 
-def _empty_personal(workspace_id: uuid.UUID, counts: Counter[str]) -> None:
-    from app.billing import subscriptions
-    from app.billing.models import BillingAccount
-
+def _end_subscription(counts: Counter[str], now: datetime | None = None) -> BillingAccount | None:
+    """Cancel the scoped workspace's live subscription at Stripe (ProcessorError when it
+    cannot be); its billing account, locked, or None."""
     account = db.session.scalar(select(BillingAccount).with_for_update())
-    if account is not None and subscriptions.end_now(account):
+    if account is not None and subscriptions.end_now(account, now):
         counts["subscriptions_cancelled"] += 1
+    return account
+
+
+def _empty_personal(workspace_id: uuid.UUID, counts: Counter[str]) -> None:
+    _end_subscription(counts)
     _empty_workspace(workspace_id, counts, "Deleted account")
 
 
