@@ -27,7 +27,6 @@ from flask import (
     url_for,
 )
 from flask_babel import LazyString
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from joserfc.errors import JoseError
 
@@ -177,8 +176,9 @@ def create_account() -> Any:
     pending = _pending()
     if pending is None:
         return _fail(EXPIRED)
-    if request.form.get("age_13") != "on":
-        error = ServiceError(_("Confirm that you are 13 or older."), field="age_13")
+    try:
+        services.check_age_confirmed(request.form.get("age_13") == "on")
+    except ServiceError as error:
         return render_template(
             "auth/google_welcome.html", email=pending["email"], form=request.form, error=error
         ), 422

@@ -89,8 +89,7 @@ def signup() -> Any:
         return redirect(url_for("web.index"))
     if request.method == "POST":
         try:
-            if request.form.get("age_13") != "on":
-                raise ServiceError(_("Confirm that you are 13 or older."), field="age_13")
+            services.check_age_confirmed(request.form.get("age_13") == "on")
             user = services.sign_up(
                 field("email"), request.form.get("password", ""), field("name"), age_confirmed=True
             )

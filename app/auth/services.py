@@ -41,6 +41,12 @@ def user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
+def check_age_confirmed(confirmed: bool) -> None:
+    """A new account, with a password or Google, needs the person to confirm 13 or older."""
+    if not confirmed:
+        raise ServiceError(_("Confirm that you are 13 or older."), field="age_13")
+
+
 def sign_up(email: str, password: str, name: str = "", *, age_confirmed: bool = False) -> User:
     """`age_confirmed`: the person confirmed they are 13 or older (the sign-up form
     requires it; the moment is kept)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import select
 
 from app.extensions import db
 from app.mail.models import OutboundEmail
@@ -15,11 +14,10 @@ def reader_locale(to: str) -> str:
     """The language a mail to `to` is written in: the account's saved choice, else the
     language of the page that sent it (an invitation to someone new reads like the
     inviter's screen), else the first offered language."""
-    from app.auth.models import User
+    from app.auth.services import user_by_email  # here: auth's services send mail
     from app.i18n import saved_locale, select_locale
 
-    user = db.session.scalar(select(User).where(User.email == to.strip().lower()))
-    return saved_locale(user) or select_locale()
+    return saved_locale(user_by_email(to)) or select_locale()
 
 
 def queue_mail(
