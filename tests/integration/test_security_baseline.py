@@ -260,7 +260,7 @@ _HX_ON = re.compile(r"""\shx-on[:\-\w]*\s*=""", re.IGNORECASE)
 _JS_URL = re.compile(r"""=\s*["']?\s*javascript:""", re.IGNORECASE)
 
 
-def _inline_problems(source: str) -> list[str]:
+def inline_problems(source: str) -> list[str]:
     problems = []
     for match in _SCRIPT_TAG.finditer(source):
         attrs = match.group(1)
@@ -281,15 +281,15 @@ def _inline_problems(source: str) -> list[str]:
 
 def test_template_scan_catches_inline_script() -> None:
     """The scanner itself must be able to fail."""
-    assert _inline_problems("<script>alert(1)</script>")
-    assert _inline_problems('<button onclick="x()">')
-    assert _inline_problems("<body onload='x()'>")
-    assert _inline_problems('<div hx-on:click="x()">')
-    assert _inline_problems('<a href="javascript:x()">')
-    assert _inline_problems('<script type="module">x()</script>')
-    assert not _inline_problems('<script src="/static/js/app.js" defer></script>')
-    assert not _inline_problems('<script type="application/json" id="s">{}</script>')
-    assert not _inline_problems('<p>Carry on = fine</p><input name="online">')
+    assert inline_problems("<script>alert(1)</script>")
+    assert inline_problems('<button onclick="x()">')
+    assert inline_problems("<body onload='x()'>")
+    assert inline_problems('<div hx-on:click="x()">')
+    assert inline_problems('<a href="javascript:x()">')
+    assert inline_problems('<script type="module">x()</script>')
+    assert not inline_problems('<script src="/static/js/app.js" defer></script>')
+    assert not inline_problems('<script type="application/json" id="s">{}</script>')
+    assert not inline_problems('<p>Carry on = fine</p><input name="online">')
 
 
 def test_templates_exist() -> None:
@@ -299,4 +299,4 @@ def test_templates_exist() -> None:
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_template_has_no_inline_script(template: Path) -> None:
-    assert _inline_problems(template.read_text()) == []
+    assert inline_problems(template.read_text()) == []
