@@ -68,6 +68,11 @@ class WorkspaceScoped:
         )
 
 
+def rowcount(result: object) -> int:
+    """Rows a bulk UPDATE or DELETE touched (0 when the driver cannot say)."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.models import User
-from app.db import utcnow
+from app.db import rowcount, utcnow
 from app.extensions import db
 from app.privacy.models import AnalyticsEvent
 from app.settings import settings
@@ -135,7 +135,7 @@ def forget_user(user_id: uuid.UUID) -> int:
     """Delete every event tied to the person (account deletion). Runs in the caller's
     transaction: the caller commits."""
     result = db.session.execute(delete(AnalyticsEvent).where(AnalyticsEvent.user_id == user_id))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)
 
 
 def events_of(user_id: uuid.UUID) -> int:
@@ -170,7 +170,7 @@ def anonymise(now: datetime | None = None) -> int:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    count = int(getattr(result, "rowcount", 0) or 0)
+    count = rowcount(result)
     if count:
         log.info("usage analytics: %d event(s) anonymised", count)
     return count

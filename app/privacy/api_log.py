@@ -14,7 +14,7 @@ from flask import Response, g, request
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import rowcount, utcnow
 from app.extensions import db
 from app.privacy.models import ApiRequestLog
 from app.settings import settings
@@ -105,7 +105,7 @@ def prune(now: datetime | None = None) -> int:
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
-    count = int(getattr(result, "rowcount", 0) or 0)
+    count = rowcount(result)
     if count:
         log.info("API request metadata: %d row(s) deleted", count)
     return count

@@ -42,7 +42,7 @@ from app.auth.models import ApiKey, User
 from app.auth.passwords import verify_password
 from app.billing import subscriptions
 from app.billing.models import BillingAccount, CreditGrant, Payment
-from app.db import Base, WorkspaceScoped, as_utc, utcnow
+from app.db import Base, WorkspaceScoped, as_utc, rowcount, utcnow
 from app.errors import Conflict, ServiceError
 from app.extensions import db
 from app.ingest import staging
@@ -190,7 +190,7 @@ def erase_user(user_id: uuid.UUID, now: datetime | None = None) -> dict[str, int
         with workspace_scope(workspace_id):  # teams the person left, their uploads stayed
             _delete_transcripts(user_id, counts)
     with unscoped("account deletion scrubs the person from every workspace's records"):
-        counts["invitations"] += _rowcount(
+        counts["invitations"] += rowcount(
             db.session.execute(delete(Invitation).where(Invitation.email == email))
         )
         _scrub_audit(user_id, email, name, counts)
@@ -204,10 +204,6 @@ def erase_user(user_id: uuid.UUID, now: datetime | None = None) -> dict[str, int
     _clear_redis(message_ids)
     log.info("account erased: %s (%s)", pseudonym(user_id), dict(counts))
     return dict(counts)
-
-
-def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _chat_messages(user_id: uuid.UUID) -> list[uuid.UUID]:
@@ -268,7 +264,7 @@ def delete_team(workspace_id: uuid.UUID, now: datetime | None = None) -> dict[st
     )
     if paid:
         _empty_workspace(workspace_id, counts, "Deleted workspace")
-        counts["memberships"] += _rowcount(
+        counts["memberships"] += rowcount(
             db.session.execute(delete(Membership).where(Membership.workspace_id == workspace_id))
         )
     else:
@@ -311,7 +307,7 @@ def _empty_workspace(workspace_id: uuid.UUID, counts: Counter[str], label: str) 
         and _is_scoped(t.name)
     ]
     for table in tables:
-        counts[table.name] += _rowcount(
+        counts[table.name] += rowcount(
             db.session.execute(delete(table).where(table.c.workspace_id == workspace_id))
         )
     workspace = db.session.get(Workspace, workspace_id)
@@ -331,10 +327,10 @@ def _is_scoped(table_name: str) -> bool:
 def _leave_team(user_id: uuid.UUID, counts: Counter[str]) -> None:
     _delete_transcripts(user_id, counts)
     _discard_audio(user_id, counts)
-    counts["api_keys"] += _rowcount(
+    counts["api_keys"] += rowcount(
         db.session.execute(delete(ApiKey).where(ApiKey.created_by_id == user_id))
     )
-    counts["share_links"] += _rowcount(
+    counts["share_links"] += rowcount(
         db.session.execute(delete(ShareLink).where(ShareLink.created_by_id == user_id))
     )
 
@@ -342,7 +338,7 @@ def _leave_team(user_id: uuid.UUID, counts: Counter[str]) -> None:
 def _scrub_audit(user_id: uuid.UUID, email: str, name: str, counts: Counter[str]) -> None:
     """Audit logs keep what happened, not who: the person's label, address and browser go,
     and their address and name are replaced wherever an event's details quote them."""
-    counts["audit_events"] += _rowcount(
+    counts["audit_events"] += rowcount(
         db.session.execute(
             update(AuditEvent)
             .where(AuditEvent.actor_user_id == user_id)
@@ -379,7 +375,7 @@ def _replace(value: Any, needles: list[str]) -> Any:
 
 
 def _forget_elsewhere(user_id: uuid.UUID, email: str, counts: Counter[str]) -> None:
-    counts["emails"] += _rowcount(
+    counts["emails"] += rowcount(
         db.session.execute(delete(OutboundEmail).where(OutboundEmail.to == email))
     )
     analytics.forget_user(user_id)
